@@ -1,0 +1,167 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+/**
+ * Lifeboat's metadata store. The repository (backups/<target>/ with its manifests) is the source
+ * of truth for backups; these tables index it and hold what only Lifeboat knows: runs, schedules,
+ * users and the audit log. Change this file, then `npm run db:generate` and commit the migration.
+ */
+
+export const roleEnum = pgEnum("user_role", ["viewer", "operator", "admin"]);
+export const runStatusEnum = pgEnum("run_status", ["queued", "running", "succeeded", "failed", "canceled"]);
+export const artifactKindEnum = pgEnum("artifact_kind", ["full", "schema", "json", "env", "base"]);
+export const artifactStatusEnum = pgEnum("artifact_status", ["available", "missing", "damaged", "deleted"]);
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+export const targets = pgTable("targets", {
+  id: serial("id").primaryKey(),
+  /** Folder name in the repository: backups/<name>/. */
+  name: text("name").notNull().unique(),
+  host: text("host").notNull(),
+  port: integer("port").notNull(),
+  database: text("database").notNull(),
+  username: text("username").notNull(),
+  /** Where the password comes from ("env:DB_PASSWORD"); never the password itself. */
+  passwordRef: text("password_ref"),
+  /** Set for a managed cluster (this host controls its data directory): enables PITR and drills. */
+  dataDir: text("data_dir"),
+  /** Path to the target app's schema.prisma, for JSON exports named after its models. */
+  prismaSchemaPath: text("prisma_schema_path"),
+  createdAt: createdAt(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const users = pgTable(
+  "users",
+  {
+    id: serial("id").primaryKey(),
+    email: text("email").notNull(),
+    name: text("name"),
+    /** bcrypt hash; the plain password is never stored. */
+    passwordHash: text("password_hash").notNull(),
+    role: roleEnum("role").notNull().default("viewer"),
+    disabled: boolean("disabled").notNull().default(false),
+    createdAt: createdAt(),
+    lastSignInAt: timestamp("last_sign_in_at", { withTimezone: true }),
+  },
+  (table) => [uniqueIndex("users_email_lower_idx").on(sql`lower(${table.email})`)],
+);
+
+export const runs = pgTable(
+  "runs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    targetId: integer("target_id").references(() => targets.id, { onDelete: "set null" }),
+    /** backup | restore | verify | pitr | retention | archive-stats ... */
+    kind: text("kind").notNull(),
+    status: runStatusEnum("status").notNull().default("queued"),
+    /** The step in progress, shown by the UI ("dumping", "checksumming", "renaming"). */
+    phase: text("phase"),
+    bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
+    bytesTotal: bigint("bytes_total", { mode: "number" }),
+    params: jsonb("params").$type<Record<string, unknown>>().notNull().default({}),
+    /** Safe one-line message, shown to everyone who can see the run. */
+    error: text("error"),
+    /** Full stderr of the tools (secrets redacted), shown to admins only. */
+    stderr: text("stderr"),
+    triggeredBy: text("triggered_by").notNull().default("cli"),
+    userId: integer("user_id").references(() => users.id, { onDelete: "set null" }),
+    queuedAt: createdAt(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    durationMs: integer("duration_ms"),
+  },
+  (table) => [index("runs_target_started_idx").on(table.targetId, table.startedAt)],
+);
+
+export const backupArtifacts = pgTable(
+  "backup_artifacts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    targetId: integer("target_id")
+      .notNull()
+      .references(() => targets.id, { onDelete: "cascade" }),
+    runId: bigint("run_id", { mode: "number" }).references(() => runs.id, { onDelete: "set null" }),
+    kind: artifactKindEnum("kind").notNull(),
+    /** Path relative to the target's repository folder, e.g. full_backup_2026-01-15T02-00-00Z.dump. */
+    fileName: text("file_name").notNull(),
+    manifestFile: text("manifest_file").notNull(),
+    status: artifactStatusEnum("status").notNull().default("available"),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }).notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    sha256: text("sha256"),
+    serverVersion: text("server_version"),
+    toolVersion: text("tool_version"),
+    compression: text("compression"),
+    encrypted: boolean("encrypted").notNull().default(false),
+    walStartLsn: text("wal_start_lsn"),
+    walStopLsn: text("wal_stop_lsn"),
+    timeline: integer("timeline"),
+    verifiedAt: timestamp("verified_at", { withTimezone: true }),
+    verifyStatus: text("verify_status"),
+    /** The whole manifest as written to the repository. */
+    manifest: jsonb("manifest").$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex("backup_artifacts_target_file_idx").on(table.targetId, table.fileName),
+    index("backup_artifacts_target_finished_idx").on(table.targetId, table.finishedAt),
+    check("backup_artifacts_size_check", sql`${table.sizeBytes} >= 0`),
+  ],
+);
+
+export const schedules = pgTable("schedules", {
+  id: serial("id").primaryKey(),
+  targetId: integer("target_id")
+    .notNull()
+    .references(() => targets.id, { onDelete: "cascade" }),
+  /** What to run: a backup set ("full,schema,json"), "base", "retention", "verify". */
+  kind: text("kind").notNull(),
+  cron: text("cron").notNull(),
+  timezone: text("timezone").notNull().default("UTC"),
+  retentionDays: integer("retention_days"),
+  enabled: boolean("enabled").notNull().default(true),
+  createdAt: createdAt(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * Append-only audit log. Each row's `hash` is sha256 over its content and `prevHash` (the previous
+ * row's hash), so editing or deleting a row breaks the chain at that row.
+ */
+export const auditLog = pgTable("audit_log", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  at: timestamp("at", { withTimezone: true, precision: 3 }).notNull(),
+  actorId: integer("actor_id"),
+  actorEmail: text("actor_email"),
+  action: text("action").notNull(),
+  /** allowed | denied | failed | succeeded */
+  outcome: text("outcome").notNull(),
+  subject: text("subject"),
+  details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+  prevHash: text("prev_hash").notNull(),
+  hash: text("hash").notNull().unique(),
+});
+
+export type Target = typeof targets.$inferSelect;
+export type User = typeof users.$inferSelect;
+export type Run = typeof runs.$inferSelect;
+export type BackupArtifact = typeof backupArtifacts.$inferSelect;
+export type AuditRow = typeof auditLog.$inferSelect;
+export type Role = (typeof roleEnum.enumValues)[number];

@@ -1,0 +1,115 @@
+import { z } from "zod";
+
+/**
+ * The one typed view of Lifeboat's configuration, and the only module that reads `process.env`.
+ * Every entry point (web app, CLI, scripts) calls `getEnv()`; a missing or malformed value stops
+ * start-up with one line that names the variable. Secrets (DB_PASSWORD, AUTH_SECRET, the password
+ * inside DATABASE_URL) are held here and handed to the engine as values, never logged.
+ */
+
+const port = z.coerce
+  .number({ error: "must be a port number" })
+  .int("must be a whole number")
+  .min(1, "must be between 1 and 65535")
+  .max(65535, "must be between 1 and 65535");
+
+const postgresUrl = z
+  .string({ error: "is required (e.g. postgres://user:password@127.0.0.1:5432/lifeboat)" })
+  .min(1, "is required (e.g. postgres://user:password@127.0.0.1:5432/lifeboat)")
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === "postgres:" || url.protocol === "postgresql:";
+    } catch {
+      return false;
+    }
+  }, "must be a postgres:// URL");
+
+const emptyToUndefined = (value: unknown) => (value === "" ? undefined : value);
+
+export const ZEnv = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** Lifeboat's own metadata database. Never a cluster Lifeboat may restore in place. */
+  DATABASE_URL: postgresUrl,
+  /** The default target, named after the seed's `.env`. */
+  DB_HOST: z.string().min(1, "must not be empty").default("localhost"),
+  DB_PORT: port.default(15432),
+  DB_NAME: z.string().min(1, "must not be empty").default("allertify"),
+  DB_USER: z.string().min(1, "must not be empty").default("allertify"),
+  DB_PASSWORD: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** Name the default target is listed under in the repository (backups/<name>/). */
+  DB_TARGET_NAME: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be lowercase letters, digits, '-' or '_' (max 63)")
+    .default("default"),
+  /** Data directory of the default target when this host manages that cluster (enables PITR). */
+  DB_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  BACKUP_DIR: z.string().min(1, "must not be empty").default("./backups"),
+  LOG_DIR: z.string().min(1, "must not be empty").default("./logs"),
+  PG_BIN_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  AUTH_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(32, "must be at least 32 characters (generate one with: openssl rand -base64 32)").optional(),
+  ),
+  NEXTAUTH_URL: z.preprocess(emptyToUndefined, z.url("must be a URL such as http://localhost:3000").optional()),
+});
+
+export type TEnv = z.infer<typeof ZEnv>;
+
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnvError";
+  }
+}
+
+/** Parse a set of variables; throws EnvError with one line naming the first bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): TEnv {
+  const result = ZEnv.safeParse(source);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = issue?.path.join(".") || "environment";
+  const received = issue && issue.code !== "invalid_type" && !isSecretName(name) ? receivedValue(source, name) : "";
+  throw new EnvError(`Invalid configuration: ${name} ${issue?.message ?? "is invalid"}${received}`);
+}
+
+function isSecretName(name: string): boolean {
+  return /PASSWORD|SECRET|DATABASE_URL/.test(name);
+}
+
+function receivedValue(source: Record<string, string | undefined>, name: string): string {
+  const value = source[name];
+  return value === undefined ? "" : ` (got ${JSON.stringify(value)})`;
+}
+
+let cached: TEnv | undefined;
+
+/** The process's configuration, parsed once. */
+export function getEnv(): TEnv {
+  cached ??= parseEnv(process.env);
+  return cached;
+}
+
+/** Whether the auth secret is configured; the web app refuses to start without it. */
+export function requireAuthSecret(env: TEnv = getEnv()): string {
+  if (!env.AUTH_SECRET) {
+    throw new EnvError(
+      "Invalid configuration: AUTH_SECRET is required (generate one with: openssl rand -base64 32)",
+    );
+  }
+  return env.AUTH_SECRET;
+}
+
+/**
+ * The environment handed to child processes (pg_dump, initdb, ...): this process's environment
+ * without any libpq variable, so a stray PGPASSWORD/PGHOST from the caller's shell can neither
+ * leak into a child nor redirect it. Callers add exactly the PG* variables a job needs.
+ */
+export function childProcessBaseEnv(): NodeJS.ProcessEnv {
+  const base: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith("PG") || key === "DB_PASSWORD" || key === "AUTH_SECRET" || key === "DATABASE_URL") continue;
+    base[key] = value;
+  }
+  return base as NodeJS.ProcessEnv;
+}
