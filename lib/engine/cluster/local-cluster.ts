@@ -75,6 +75,12 @@ export class LocalCluster {
     return cluster;
   }
 
+  /** An already initialised cluster folder, or undefined (never runs initdb). */
+  static async existing(options: LocalClusterOptions): Promise<LocalCluster | undefined> {
+    const exists = await stat(path.join(path.resolve(options.baseDir), "pgdata", "PG_VERSION")).then(() => true, () => false);
+    return exists ? LocalCluster.open(options) : undefined;
+  }
+
   /** A new cluster in a fresh temp folder, for tests: call `remove()` when done. */
   static async temporary(options: Omit<LocalClusterOptions, "baseDir"> = {}): Promise<LocalCluster> {
     const baseDir = await mkdtemp(path.join(os.tmpdir(), "lifeboat-cluster-"));
@@ -195,8 +201,16 @@ export class LocalCluster {
     return { host: "127.0.0.1", port: this.port, database, user, password };
   }
 
+  /**
+   * The superuser over the cluster's own Unix socket (trust auth; the socket's folder is 0700 and
+   * belongs to the cluster's OS user, so only that user and root can reach it).
+   */
+  adminConnection(database = "postgres"): PgConnection {
+    return { host: this.socketDir, port: this.port, database, user: this.superuser };
+  }
+
   /** Run SQL as the superuser; returns the rows of the last statement. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = [], database = "postgres"): Promise<R[]> {
-    return withClient(this.connection(database), async (client) => (await client.query<R>(sql, params)).rows);
+    return withClient(this.adminConnection(database), async (client) => (await client.query<R>(sql, params)).rows);
   }
 }

@@ -1,0 +1,47 @@
+import { randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { parseEnv } from "node:util";
+import { generatePassword } from "@/lib/auth/password";
+
+export type SandboxPorts = { demoPort: number; metaPort: number; webPort: number };
+
+/** Settings the quickstart needs; secrets are random per checkout. */
+export function sandboxDefaults(ports: SandboxPorts): Record<string, string> {
+  const metaPassword = generatePassword();
+  return {
+    DB_HOST: "127.0.0.1",
+    DB_PORT: String(ports.demoPort),
+    DB_NAME: "allertify",
+    DB_USER: "allertify",
+    DB_PASSWORD: generatePassword(),
+    DB_TARGET_NAME: "allertify",
+    DB_DATA_DIR: ".lifeboat/demo/pgdata",
+    DATABASE_URL: `postgres://lifeboat:${metaPassword}@127.0.0.1:${ports.metaPort}/lifeboat`,
+    BACKUP_DIR: "./backups",
+    AUTH_SECRET: randomBytes(32).toString("base64"),
+    NEXTAUTH_URL: `http://localhost:${ports.webPort}`,
+  };
+}
+
+/**
+ * Make sure `file` defines every key of `defaults`: keys the user already set are kept as they
+ * are, missing ones are appended. The file is created 0600 (it holds secrets).
+ */
+export async function ensureEnvFile(file: string, defaults: Record<string, string>): Promise<{ created: boolean; added: string[] }> {
+  const existing = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  const current = existing === undefined ? {} : parseEnv(existing);
+  const added = Object.keys(defaults).filter((key) => !(key in current));
+  if (existing !== undefined && added.length === 0) return { created: false, added };
+  const lines = added.map((key) => `${key}=${quoteEnvValue(defaults[key] ?? "")}`);
+  const header = existing === undefined ? "# Written by the Lifeboat quickstart. Holds secrets: keep it out of version control.\n" : "";
+  const separator = existing && !existing.endsWith("\n") ? "\n" : "";
+  await writeFile(file, `${existing ?? header}${separator}${lines.join("\n")}\n`, { mode: 0o600 });
+  return { created: existing === undefined, added };
+}
+
+function quoteEnvValue(value: string): string {
+  return /^[A-Za-z0-9_./:@+=-]*$/.test(value) ? value : `"${value.replace(/"/g, '\\"')}"`;
+}

@@ -1,0 +1,180 @@
+import { execFile } from "node:child_process";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { createDb } from "@/lib/db/client";
+import { ensureDatabaseExists, migrateDatabase } from "@/lib/db/migrate";
+import type { Target } from "@/lib/db/schema";
+import type { TEnv } from "@/lib/env";
+import { isPortInUse } from "@/lib/engine/cluster/free-port";
+import { LocalCluster } from "@/lib/engine/cluster/local-cluster";
+import { CLUSTER_OS_USER, handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
+import { withClient } from "@/lib/engine/pg/server-info";
+import { upsertDefaultTarget } from "@/lib/targets/default-target";
+import { ensureAdmin, type EnsureAdminResult } from "@/lib/users/ensure-admin";
+
+const execFileAsync = promisify(execFile);
+
+export type StartSandboxOptions = {
+  /** The checkout: relative paths in the environment (DB_DATA_DIR, BACKUP_DIR) resolve from here. */
+  rootDir: string;
+  env: TEnv;
+  adminEmail: string;
+  resetAdminPassword?: boolean | undefined;
+  log: (line: string) => void;
+};
+
+export type SandboxResult = {
+  demo: LocalCluster;
+  /** Present when the metadata database lives in the sandbox's own cluster. */
+  meta: LocalCluster | undefined;
+  archiveDir: string;
+  admin: EnsureAdminResult;
+  target: Target;
+  seeded: boolean;
+};
+
+/** Single-quote a word for the shell that PostgreSQL runs archive_command with. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Start (or reuse) the quickstart sandbox: the demo cluster with WAL archiving into the
+ * repository, its seeded `allertify` database, Lifeboat's own metadata cluster, the migrated
+ * metadata database, the admin user and the default target. Running it again changes nothing
+ * that exists.
+ */
+export async function startSandbox(options: StartSandboxOptions): Promise<SandboxResult> {
+  const { env, log } = options;
+  const root = path.resolve(options.rootDir);
+  if (!env.DB_DATA_DIR) throw new Error("DB_DATA_DIR must name the demo cluster's data directory (e.g. .lifeboat/demo/pgdata)");
+  const demoDataDir = path.resolve(root, env.DB_DATA_DIR);
+  if (path.basename(demoDataDir) !== "pgdata") throw new Error("DB_DATA_DIR must end in /pgdata for the quickstart's demo cluster");
+  const demoBase = path.dirname(demoDataDir);
+
+  const backupRoot = path.resolve(root, env.BACKUP_DIR);
+  const targetDir = path.join(backupRoot, env.DB_TARGET_NAME);
+  const archiveDir = path.join(targetDir, "archive");
+  await mkdir(archiveDir, { recursive: true, mode: 0o700 });
+  // The server (running as the cluster's OS user) writes WAL into the archive.
+  await handToClusterUser(backupRoot, targetDir, archiveDir);
+  await mkdir(path.join(root, ".lifeboat"), { recursive: true, mode: 0o755 });
+  await assertClusterUserCanReach(path.join(root, ".lifeboat"));
+  await assertClusterUserCanReach(archiveDir);
+
+  const archiveWal = path.join(root, "bin", "archive-wal");
+  const demo = await openCluster("demo", {
+    baseDir: demoBase,
+    port: env.DB_PORT,
+    pgBinDir: env.PG_BIN_DIR,
+    walLevel: "replica",
+    archiveMode: "on",
+    archiveCommand: `${shellQuote(archiveWal)} %p ${shellQuote(archiveDir)} %f`,
+    settings: { archive_timeout: 300 },
+    password: undefined,
+  }, log);
+
+  const seeded = await seedDemoDatabase(demo, env, root, log);
+
+  let meta: LocalCluster | undefined;
+  const metaUrl = new URL(env.DATABASE_URL);
+  if (isSandboxMetaUrl(metaUrl)) {
+    meta = await openCluster("metadata", {
+      baseDir: path.join(root, ".lifeboat", "meta"),
+      port: Number(metaUrl.port),
+      pgBinDir: env.PG_BIN_DIR,
+      walLevel: "replica",
+      archiveMode: "off",
+      password: undefined,
+    }, log);
+    await ensureRoleAndDatabase(meta, decodeURIComponent(metaUrl.username), decodeURIComponent(metaUrl.password), metaUrl.pathname.slice(1));
+  } else {
+    await ensureDatabaseExists(env.DATABASE_URL);
+  }
+
+  const handle = createDb(env.DATABASE_URL);
+  try {
+    await migrateDatabase(handle);
+    const admin = await ensureAdmin(handle.db, { email: options.adminEmail, resetPassword: options.resetAdminPassword });
+    const target = await upsertDefaultTarget(handle.db, { ...env, DB_DATA_DIR: demoDataDir });
+    return { demo, meta, archiveDir, admin, target, seeded };
+  } finally {
+    await handle.close();
+  }
+}
+
+function isSandboxMetaUrl(url: URL): boolean {
+  return ["127.0.0.1", "localhost"].includes(url.hostname) && url.port !== "" && url.port !== "5432";
+}
+
+async function openCluster(
+  label: string,
+  options: Parameters<typeof LocalCluster.open>[0],
+  log: (line: string) => void,
+): Promise<LocalCluster> {
+  const cluster = await LocalCluster.open(options);
+  if (await cluster.isRunning()) {
+    log(`${label} cluster: running on port ${cluster.port} (${cluster.dataDir})`);
+    return cluster;
+  }
+  if (await isPortInUse(cluster.port)) {
+    throw new Error(
+      `Port ${cluster.port} is taken by another server, so the ${label} cluster cannot start. Stop that server, or choose another port in .env.`,
+    );
+  }
+  await cluster.start();
+  log(`${label} cluster: started on port ${cluster.port} (${cluster.dataDir})`);
+  return cluster;
+}
+
+async function ensureRoleAndDatabase(cluster: LocalCluster, role: string, password: string, database: string): Promise<void> {
+  const ident = pg.escapeIdentifier;
+  const [existingRole] = await cluster.query("select 1 from pg_roles where rolname = $1", [role]);
+  // The password is sent to the server in the statement (PostgreSQL offers no bind parameter for
+  // DDL); the default log_statement=none keeps it out of the server log.
+  const verb = existingRole ? "alter" : "create";
+  await cluster.query(`${verb} role ${ident(role)} with login password ${pg.escapeLiteral(password)}`);
+  const [existingDb] = await cluster.query("select 1 from pg_database where datname = $1", [database]);
+  if (!existingDb) await cluster.query(`create database ${ident(database)} owner ${ident(role)}`);
+}
+
+async function seedDemoDatabase(demo: LocalCluster, env: TEnv, root: string, log: (line: string) => void): Promise<boolean> {
+  if (env.DB_PASSWORD === undefined) throw new Error("DB_PASSWORD must be set for the demo database's owner");
+  await ensureRoleAndDatabase(demo, env.DB_USER, env.DB_PASSWORD, env.DB_NAME);
+  // Named restore points and base backups (later) need these; the demo owner is the backup user.
+  await demo.query(`alter role ${pg.escapeIdentifier(env.DB_USER)} with replication`);
+  // Function privileges are per database: grant them where the backups run.
+  await demo.query(`grant execute on function pg_create_restore_point(text) to ${pg.escapeIdentifier(env.DB_USER)}`, [], env.DB_NAME);
+  await demo.query(`grant execute on function pg_switch_wal() to ${pg.escapeIdentifier(env.DB_USER)}`, [], env.DB_NAME);
+
+  const connection = { host: "127.0.0.1", port: demo.port, database: env.DB_NAME, user: env.DB_USER, password: env.DB_PASSWORD };
+  return withClient(connection, async (client) => {
+    const { rows } = await client.query<{ present: string | null }>("select to_regclass('public.users')::text as present");
+    if (rows[0]?.present) {
+      log(`demo database: ${env.DB_NAME} already seeded`);
+      return false;
+    }
+    const sql = await readFile(path.join(root, "demo", "seed.sql"), "utf8");
+    await client.query(sql);
+    const { rows: counts } = await client.query<{ n: string }>(
+      "select (select count(*) from users) + (select count(*) from products) + (select count(*) from ingredients) + (select count(*) from alerts) as n",
+    );
+    log(`demo database: ${env.DB_NAME} seeded (${counts[0]?.n ?? "?"} rows)`);
+    return true;
+  });
+}
+
+/** When we run as root, the cluster's OS user must be able to reach the folders it works in. */
+async function assertClusterUserCanReach(dir: string): Promise<void> {
+  if (!isRoot()) return;
+  try {
+    await execFileAsync("runuser", ["-u", CLUSTER_OS_USER, "--", "test", "-x", dir]);
+  } catch {
+    throw new Error(
+      `Running as root, PostgreSQL runs as the '${CLUSTER_OS_USER}' OS user, which cannot reach ${dir}. ` +
+        `Put the checkout where that user can read it (e.g. not under /root), or run the quickstart as an ordinary user.`,
+    );
+  }
+}
