@@ -1,0 +1,94 @@
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyPassword } from "@/lib/auth/password";
+import { createDb } from "@/lib/db/client";
+import { users } from "@/lib/db/schema";
+import { parseEnv, type TEnv } from "@/lib/env";
+import { findFreePort } from "@/lib/engine/cluster/free-port";
+import { withClient } from "@/lib/engine/pg/server-info";
+import { startSandbox, type SandboxResult } from "./start-sandbox";
+
+const repo = path.resolve(import.meta.dirname, "..", "..");
+
+describe("quickstart sandbox", () => {
+  let root: string;
+  let env: TEnv;
+  let first: SandboxResult;
+  const log: string[] = [];
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "lifeboat-sandbox-"));
+    await chmod(root, 0o755); // the cluster's OS user must reach it when tests run as root
+    await mkdir(path.join(root, "bin"));
+    await mkdir(path.join(root, "demo"));
+    await copyFile(path.join(repo, "bin", "archive-wal"), path.join(root, "bin", "archive-wal"));
+    await copyFile(path.join(repo, "demo", "seed.sql"), path.join(root, "demo", "seed.sql"));
+    const [demoPort, metaPort] = [await findFreePort(), await findFreePort()];
+    env = parseEnv({
+      DB_HOST: "127.0.0.1",
+      DB_PORT: String(demoPort),
+      DB_PASSWORD: "demo-owner-pw",
+      DB_TARGET_NAME: "allertify",
+      DB_DATA_DIR: ".lifeboat/demo/pgdata",
+      DATABASE_URL: `postgres://lifeboat:meta-pw@127.0.0.1:${metaPort}/lifeboat`,
+    });
+    first = await startSandbox({ rootDir: root, env, adminEmail: "Admin@Example.com", log: (l) => log.push(l) });
+  });
+
+  afterAll(async () => {
+    await first?.demo.stop("immediate").catch(() => {});
+    await first?.meta?.stop("immediate").catch(() => {});
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it("seeds the demo database and creates an admin whose printed password signs in", async () => {
+    expect(first.seeded).toBe(true);
+    expect(first.admin).toMatchObject({ created: true, email: "admin@example.com" });
+    const counts = await withClient(
+      { host: "127.0.0.1", port: env.DB_PORT, database: "allertify", user: "allertify", password: "demo-owner-pw" },
+      async (c) => (await c.query<{ users: number; alerts: number }>("select (select count(*) from users)::int as users, (select count(*) from alerts)::int as alerts")).rows[0],
+    );
+    expect(counts?.users).toBe(500);
+    expect(counts?.alerts).toBeGreaterThan(1000);
+
+    const meta = createDb(env.DATABASE_URL);
+    const [admin] = await meta.db.select().from(users).where(eq(users.email, "admin@example.com"));
+    await meta.close();
+    expect(admin?.role).toBe("admin");
+    expect(admin?.passwordHash).not.toContain(first.admin.password!);
+    expect(await verifyPassword(first.admin.password!, admin!.passwordHash)).toBe(true);
+    expect(first.target).toMatchObject({ name: "allertify", port: env.DB_PORT, passwordRef: "env:DB_PASSWORD" });
+  });
+
+  it("archives WAL into backups/<target>/archive", async () => {
+    await withClient(
+      { host: "127.0.0.1", port: env.DB_PORT, database: "allertify", user: "allertify", password: "demo-owner-pw" },
+      (c) => c.query("select pg_switch_wal()"),
+    );
+    const deadline = Date.now() + 30_000;
+    let segments: string[] = [];
+    while (Date.now() < deadline) {
+      segments = (await readdir(first.archiveDir)).filter((f) => /^[0-9A-F]{24}$/.test(f));
+      if (segments.length > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(first.archiveDir).toBe(path.join(root, "backups", "allertify", "archive"));
+    expect(segments.length).toBeGreaterThan(0);
+  });
+
+  it("reuses everything on a second run, even after the clusters were stopped", async () => {
+    await first.demo.stop();
+    await first.meta!.stop();
+    const again = await startSandbox({ rootDir: root, env, adminEmail: "admin@example.com", log: (l) => log.push(l) });
+    expect(again.seeded).toBe(false);
+    expect(again.admin).toEqual({ created: false, email: "admin@example.com" });
+    expect(await again.demo.isRunning()).toBe(true);
+    const meta = createDb(env.DATABASE_URL);
+    expect(await meta.db.select().from(users)).toHaveLength(1);
+    await meta.close();
+    expect(log.join("\n")).toContain("already seeded");
+  });
+});
