@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { hashPassword, generatePassword } from "../lib/auth/password";
+import { users } from "../lib/db/schema";
+import { LocalCluster } from "../lib/engine/cluster/local-cluster";
+import { createTestMetadataDb } from "../test/helpers/metadata-db";
+
+const root = path.resolve(import.meta.dirname, "..");
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: "inherit" });
+    child.once("error", reject);
+    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited with ${code}`))));
+  });
+}
+
+async function waitForHealth(url: string, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`next start exited with ${server.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the dashboard did not answer at ${url}`);
+}
+
+/** A throwaway target and metadata database, three users, and the built dashboard serving them. */
+export default async function globalSetup() {
+  const port = Number(process.env.E2E_PORT ?? 3100);
+  const targetPassword = `tgt-${randomBytes(9).toString("base64url")}`;
+  const target = await LocalCluster.temporary({ password: randomBytes(12).toString("hex") });
+  await target.start();
+  await target.query(`create role shop_owner login password '${targetPassword}'`);
+  await target.query("create database shop owner shop_owner");
+
+  const meta = await createTestMetadataDb();
+  const credentials: Record<string, string> = {};
+  for (const role of ["admin", "operator", "viewer"] as const) {
+    const password = generatePassword();
+    credentials[role] = password;
+    await meta.db.insert(users).values({ email: `${role}@e2e.test`, passwordHash: await hashPassword(password), role });
+  }
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    DATABASE_URL: meta.url,
+    AUTH_SECRET: randomBytes(32).toString("base64"),
+    NEXTAUTH_URL: `http://127.0.0.1:${port}`,
+    DB_HOST: "127.0.0.1",
+    DB_PORT: String(target.port),
+    DB_NAME: "shop",
+    DB_USER: "shop_owner",
+    DB_PASSWORD: targetPassword,
+    DB_TARGET_NAME: "shop",
+    DB_DATA_DIR: "",
+  };
+  const next = path.join(root, "node_modules", ".bin", "next");
+  if (!existsSync(path.join(root, ".next", "BUILD_ID"))) await run(next, ["build"], env);
+  const server = spawn(next, ["start", "-p", String(port), "-H", "127.0.0.1"], { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+  await waitForHealth(`http://127.0.0.1:${port}/api/health`, server);
+
+  // Read by the specs (workers start after global setup and inherit these).
+  process.env.E2E_TARGET_BASEDIR = target.baseDir;
+  process.env.E2E_TARGET_PASSWORD = targetPassword;
+  process.env.E2E_METADATA_URL = meta.url;
+  for (const [role, password] of Object.entries(credentials)) {
+    process.env[`E2E_${role.toUpperCase()}_EMAIL`] = `${role}@e2e.test`;
+    process.env[`E2E_${role.toUpperCase()}_PASSWORD`] = password;
+  }
+
+  return async () => {
+    server.kill("SIGTERM");
+    await target.remove();
+    await meta.drop();
+  };
+}

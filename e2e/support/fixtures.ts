@@ -1,0 +1,30 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { expect, type Page } from "@playwright/test";
+
+export type E2ERole = "admin" | "operator" | "viewer";
+
+export function credentials(role: E2ERole): { email: string; password: string } {
+  const email = process.env[`E2E_${role.toUpperCase()}_EMAIL`];
+  const password = process.env[`E2E_${role.toUpperCase()}_PASSWORD`];
+  if (!email || !password) throw new Error("e2e/global-setup.ts did not run");
+  return { email, password };
+}
+
+export async function signIn(page: Page, role: E2ERole): Promise<void> {
+  const { email, password } = credentials(role);
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-as")).toContainText(email);
+}
+
+export const artifactsDir = path.resolve(import.meta.dirname, "..", ".artifacts");
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(artifactsDir, { recursive: true });
+  const file = path.join(artifactsDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
