@@ -23,7 +23,18 @@ function getDummyHash(): Promise<string> {
   return dummyHash;
 }
 
-export const authOptions: NextAuthOptions = {
+let cached: NextAuthOptions | undefined;
+
+/**
+ * next-auth's options, built on first use: reading AUTH_SECRET at import time would make
+ * `next build` need the runtime secrets.
+ */
+export function getAuthOptions(): NextAuthOptions {
+  cached ??= buildAuthOptions();
+  return cached;
+}
+
+const buildAuthOptions = (): NextAuthOptions => ({
   secret: requireAuthSecret(),
   session: { strategy: "jwt", maxAge: 12 * 60 * 60 },
   pages: { signIn: "/signin" },
@@ -70,4 +81,4 @@ export const authOptions: NextAuthOptions = {
       return session;
     },
   },
-};
+});

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { getServerSession } from "next-auth";
 import { getDb } from "@/lib/db/client";
 import { users } from "@/lib/db/schema";
-import { authOptions } from "./auth-options";
+import { getAuthOptions } from "./auth-options";
 import type { RoleName } from "./permissions";
 
 export type SessionUser = { id: number; email: string; name: string | null; role: RoleName };
@@ -13,7 +13,7 @@ export type SessionUser = { id: number; email: string; name: string | null; role
  * effect on the next request, not when the session cookie expires.
  */
 export async function getSessionUser(): Promise<SessionUser | null> {
-  const session = await getServerSession(authOptions);
+  const session = await getServerSession(getAuthOptions());
   const id = session?.user?.id;
   if (typeof id !== "number") return null;
   const db = await getDb();
