@@ -27,6 +27,9 @@ const postgresUrl = z
 
 const emptyToUndefined = (value: unknown) => (value === "" ? undefined : value);
 
+const booleanFlag = z.union([z.boolean(), z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"])], { error: "must be true or false" })
+  .transform((value) => value === true || ["1", "true", "yes", "on"].includes(String(value)));
+
 export const ZEnv = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   /** Lifeboat's own metadata database. Never a cluster Lifeboat may restore in place. */
@@ -44,6 +47,8 @@ export const ZEnv = z.object({
     .default("default"),
   /** Data directory of the default target when this host manages that cluster (enables PITR). */
   DB_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** The default target app's schema.prisma: JSON exports are named after its models. */
+  DB_PRISMA_SCHEMA: z.preprocess(emptyToUndefined, z.string().optional()),
   BACKUP_DIR: z.string().min(1, "must not be empty").default("./backups"),
   LOG_DIR: z.string().min(1, "must not be empty").default("./logs"),
   PG_BIN_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
@@ -52,6 +57,18 @@ export const ZEnv = z.object({
     z.string().min(32, "must be at least 32 characters (generate one with: openssl rand -base64 32)").optional(),
   ),
   NEXTAUTH_URL: z.preprocess(emptyToUndefined, z.url("must be a URL such as http://localhost:3000").optional()),
+  /** age recipients (age1…, comma or space separated) that backups are encrypted to. */
+  LIFEBOAT_AGE_RECIPIENTS: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** age identity file (AGE-SECRET-KEY-1…) that decrypts them, for restores. */
+  LIFEBOAT_AGE_IDENTITY_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** Encrypt every artifact, not only environment backups (which are always encrypted). */
+  LIFEBOAT_ENCRYPT_BACKUPS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
+  /** pg_dump compression level for custom-format dumps, 0 (none) to 9; gzip inside pg_dump. */
+  LIFEBOAT_DUMP_COMPRESSION: z.coerce.number().int().min(0, "must be 0 to 9").max(9, "must be 0 to 9").default(6),
+  /** Files the environment backup carries (comma separated, relative to the working folder). */
+  LIFEBOAT_ENV_FILES: z.string().default(".env,docker-compose.yml"),
+  /** Include role password hashes in the globals dump of environment backups. */
+  LIFEBOAT_ENV_ROLE_PASSWORDS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
 });
 
 export type TEnv = z.infer<typeof ZEnv>;
@@ -98,6 +115,19 @@ export function requireAuthSecret(env: TEnv = getEnv()): string {
     );
   }
   return env.AUTH_SECRET;
+}
+
+/**
+ * The value of a secret reference kept in the catalog ("env:DB_PASSWORD"): secrets live in the
+ * environment, never in the metadata database.
+ */
+export function readSecretRef(ref: string | null | undefined): string | undefined {
+  if (!ref) return undefined;
+  const match = /^env:([A-Z_][A-Z0-9_]*)$/.exec(ref);
+  if (!match?.[1]) throw new EnvError(`Invalid configuration: secret reference ${JSON.stringify(ref)} must look like env:NAME`);
+  const value = process.env[match[1]];
+  if (value === undefined) throw new EnvError(`Invalid configuration: ${match[1]} is required (named by a target's password reference)`);
+  return value;
 }
 
 /**

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { EnvError, getEnv, requireAuthSecret } from "@/lib/env";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { PgBinaryNotFoundError, findPgBinary } from "@/lib/engine/pg/find-pg-binary";
-import { ensureEnvFile, sandboxDefaults } from "@/lib/sandbox/env-file";
+import { AGE_IDENTITY_FILE, ensureAgeIdentity, ensureEnvFile, sandboxDefaults } from "@/lib/sandbox/env-file";
 import { startSandbox } from "@/lib/sandbox/start-sandbox";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -34,7 +34,9 @@ function say(line: string) {
 async function main() {
   const webPort = Number(args.port);
   const envFile = path.join(root, ".env");
-  const written = await ensureEnvFile(envFile, sandboxDefaults({ demoPort: 15432, metaPort: 15433, webPort }));
+  const age = await ensureAgeIdentity(path.join(root, AGE_IDENTITY_FILE));
+  if (age.created) say(`created an age key for encrypted backups in ${AGE_IDENTITY_FILE} (keep a copy elsewhere: without it they cannot be decrypted)`);
+  const written = await ensureEnvFile(envFile, sandboxDefaults({ demoPort: 15432, metaPort: 15433, webPort }, age.recipient));
   if (written.created) say("wrote .env with fresh random secrets (mode 0600)");
   else if (written.added.length) say(`added ${written.added.join(", ")} to .env`);
   process.loadEnvFile(envFile);

@@ -1,12 +1,30 @@
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { identityToRecipient } from "age-encryption";
+import { generateKeyPair, readIdentityFile } from "@/lib/engine/crypto/age";
 import { parseEnv } from "node:util";
 import { generatePassword } from "@/lib/auth/password";
 
 export type SandboxPorts = { demoPort: number; metaPort: number; webPort: number };
 
+/**
+ * The sandbox's age key pair: the identity (secret) in a 0600 file, the recipient (public) for
+ * .env. Created once; returns the recipient.
+ */
+export async function ensureAgeIdentity(file: string): Promise<{ recipient: string; created: boolean }> {
+  const existing = await readIdentityFile(file).catch(() => undefined);
+  if (existing?.[0]) return { recipient: await identityToRecipient(existing[0]), created: false };
+  const pair = await generateKeyPair();
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, `# Lifeboat age identity: decrypts this sandbox's encrypted backups. Keep a copy somewhere safe.\n${pair.identity}\n`, { mode: 0o600, flag: "wx" });
+  return { recipient: pair.recipient, created: true };
+}
+
+export const AGE_IDENTITY_FILE = ".lifeboat/age-identity.txt";
+
 /** Settings the quickstart needs; secrets are random per checkout. */
-export function sandboxDefaults(ports: SandboxPorts): Record<string, string> {
+export function sandboxDefaults(ports: SandboxPorts, ageRecipient: string): Record<string, string> {
   const metaPassword = generatePassword();
   return {
     DB_HOST: "127.0.0.1",
@@ -16,10 +34,13 @@ export function sandboxDefaults(ports: SandboxPorts): Record<string, string> {
     DB_PASSWORD: generatePassword(),
     DB_TARGET_NAME: "allertify",
     DB_DATA_DIR: ".lifeboat/demo/pgdata",
+    DB_PRISMA_SCHEMA: "demo/schema.prisma",
     DATABASE_URL: `postgres://lifeboat:${metaPassword}@127.0.0.1:${ports.metaPort}/lifeboat`,
     BACKUP_DIR: "./backups",
     AUTH_SECRET: randomBytes(32).toString("base64"),
     NEXTAUTH_URL: `http://localhost:${ports.webPort}`,
+    LIFEBOAT_AGE_RECIPIENTS: ageRecipient,
+    LIFEBOAT_AGE_IDENTITY_FILE: AGE_IDENTITY_FILE,
   };
 }
 

@@ -19,6 +19,7 @@ export async function upsertDefaultTarget(db: Db, env: TEnv): Promise<Target> {
     username: env.DB_USER,
     passwordRef: env.DB_PASSWORD === undefined ? null : "env:DB_PASSWORD",
     dataDir: env.DB_DATA_DIR ?? null,
+    prismaSchemaPath: env.DB_PRISMA_SCHEMA ?? null,
     updatedAt: new Date(),
   };
   const [row] = await db

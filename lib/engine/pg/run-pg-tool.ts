@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { Transform } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { childProcessBaseEnv } from "@/lib/env";
 import { describeConnection, libpqEnv, redactSecrets, type PgConnection } from "./connection";
@@ -29,6 +29,10 @@ export type RunPgToolOptions = {
   cwd?: string | undefined;
   /** Bytes for stdin, e.g. SQL for psql. */
   stdin?: string | undefined;
+  /** A stream for stdin, e.g. a decrypted dump for pg_restore. */
+  stdinStream?: Readable | undefined;
+  /** Consume stdout yourself (e.g. encrypt it on the way to disk); bytes are counted for progress. */
+  stdoutConsumer?: ((stdout: Readable) => Promise<void>) | undefined;
 };
 
 export type RunPgToolResult = {
@@ -116,7 +120,7 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
   const child = spawn(file, [...options.args], {
     env,
     cwd: options.cwd,
-    stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    stdio: [options.stdin === undefined && !options.stdinStream ? "ignore" : "pipe", "pipe", "pipe"],
   });
   options.onSpawn?.(child);
 
@@ -126,9 +130,17 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
     stderr = (stderr + chunk).slice(-STDERR_LIMIT);
   });
 
+  let stdinDone: Promise<void> = Promise.resolve();
   if (options.stdin !== undefined) {
     child.stdin!.on("error", () => {});
     child.stdin!.end(options.stdin);
+  } else if (options.stdinStream) {
+    // A failing input (e.g. ciphertext that does not authenticate) must stop the tool: it would
+    // otherwise see a clean end of input and may report success on half the data.
+    stdinDone = pipeline(options.stdinStream, child.stdin!).catch((error: unknown) => {
+      child.kill("SIGKILL");
+      throw error;
+    });
   }
 
   let aborted = false;
@@ -154,7 +166,12 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
   });
 
   let stdoutDone: Promise<void>;
-  if (options.stdoutFile) {
+  const stopOnOutputError = (error: unknown) => {
+    // The output cannot be written (disk full, folder gone): stop the tool rather than let it run on.
+    child.kill("SIGKILL");
+    throw error;
+  };
+  if (options.stdoutFile || options.stdoutConsumer) {
     let count = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -163,13 +180,13 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
         callback(null, chunk);
       },
     });
-    stdoutDone = pipeline(child.stdout!, counter, createWriteStream(options.stdoutFile, { mode: 0o600, flags: "wx" })).catch(
-      (error: unknown) => {
-        // The output cannot be written (disk full, folder gone): stop the tool rather than let it run on.
-        child.kill("SIGKILL");
-        throw error;
-      },
-    );
+    const counted = child.stdout!.pipe(counter);
+    child.stdout!.once("error", (error) => counter.destroy(error));
+    stdoutDone = (
+      options.stdoutConsumer
+        ? options.stdoutConsumer(counted)
+        : pipeline(counted, createWriteStream(options.stdoutFile!, { mode: 0o600, flags: "wx" }))
+    ).catch(stopOnOutputError);
   } else {
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (chunk: string) => {
@@ -186,7 +203,7 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
   }
 
   try {
-    const [{ code, signal }] = await Promise.all([exited, stdoutDone]);
+    const [{ code, signal }] = await Promise.all([exited, stdoutDone, stdinDone]);
     if (options.watchFile) {
       const size = await stat(options.watchFile).then((s) => s.size, () => 0);
       report(size);

@@ -1,0 +1,52 @@
+import { createWriteStream } from "node:fs";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import { encryptStream } from "../crypto/age";
+
+export type ArtifactSink = {
+  /** Write the artifact's bytes here, then call end(). */
+  input: Writable;
+  /** Resolves when every byte is on disk (not yet fsynced: commitFile does that). */
+  done: Promise<void>;
+};
+
+/**
+ * A file sink for streamed artifacts: optional gzip, then optional age encryption, then a new
+ * 0600 file. Memory stays flat whatever the size.
+ */
+export async function openArtifactSink(file: string, options: { gzip?: boolean; recipients?: string[] | undefined }): Promise<ArtifactSink> {
+  const input = new PassThrough();
+  const stages: (Readable | Writable)[] = [input];
+  let source: Readable = input;
+  if (options.gzip) {
+    const gzip = createGzip({ level: 6 });
+    source = source.pipe(gzip);
+    input.once("error", (e) => gzip.destroy(e));
+  }
+  if (options.recipients?.length) source = await encryptStream(source, options.recipients);
+  stages.push(source);
+  const done = pipeline(source, createWriteStream(file, { mode: 0o600, flags: "wx" }));
+  // Surface a write failure (disk full) to whoever is still writing.
+  done.catch((error: unknown) => input.destroy(error as Error));
+  return { input, done };
+}
+
+/** Write respecting backpressure. */
+export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
+  if (stream.destroyed) throw stream.errored ?? new Error("the output stream was closed");
+  if (!stream.write(chunk)) {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        stream.off("error", onError);
+        resolve();
+      };
+      const onError = (error: Error) => {
+        stream.off("drain", onDrain);
+        reject(error);
+      };
+      stream.once("drain", onDrain);
+      stream.once("error", onError);
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import type pg from "pg";
+
+export type TableInfo = {
+  schema: string;
+  name: string;
+  /** quote_ident(schema).quote_ident(name): unambiguous, and the key used in manifests. */
+  qualified: string;
+};
+
+export type ColumnInfo = { name: string; type: string };
+
+/** Ordinary tables and partitions (not partitioned parents) outside the system schemas. */
+export async function listTables(client: pg.ClientBase): Promise<TableInfo[]> {
+  const { rows } = await client.query<TableInfo>(
+    `select n.nspname as schema, c.relname as name, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as qualified
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+        and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+      order by n.nspname, c.relname`,
+  );
+  return rows;
+}
+
+/** Columns that hold data (not dropped, not generated), in table order, with their full SQL type. */
+export async function listColumns(client: pg.ClientBase, table: TableInfo): Promise<ColumnInfo[]> {
+  const { rows } = await client.query<ColumnInfo>(
+    `select a.attname as name, format_type(a.atttypid, a.atttypmod) as type
+       from pg_attribute a
+      where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+      order by a.attnum`,
+    [table.qualified],
+  );
+  return rows;
+}
+
+/** Exact row counts of every table (in the caller's snapshot when it holds one). */
+export async function countRows(client: pg.ClientBase, tables: TableInfo[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${table.qualified}`);
+    counts[table.qualified] = Number(rows[0]?.n ?? 0);
+  }
+  return counts;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A libpq conninfo value, single-quoted (for the -d of pg_restore, whose value is a conninfo). */
+export function conninfoValue(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}

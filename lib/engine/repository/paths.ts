@@ -1,0 +1,86 @@
+import { lstat, realpath } from "node:fs/promises";
+import path from "node:path";
+
+export type ArtifactKind = "full" | "schema" | "json" | "env" | "base";
+
+/** 2026-01-15T02:00:00.123Z → 2026-01-15T02-00-00Z (the seed's file-name timestamps, in UTC). */
+export function backupTimestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/:/g, "-");
+}
+
+/** The inverse of backupTimestamp; undefined when the text is not one. */
+export function parseBackupTimestamp(text: string): Date | undefined {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z$/.exec(text);
+  if (!match) return undefined;
+  const date = new Date(`${match[1]}T${match[2]}:${match[3]}:${match[4]}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+const PREFIX: Record<Exclude<ArtifactKind, "base">, string> = {
+  full: "full_backup_",
+  schema: "schema_",
+  json: "data_export_",
+  env: "env_",
+};
+
+const SUFFIX: Record<Exclude<ArtifactKind, "base">, string> = {
+  full: ".dump",
+  schema: ".sql",
+  json: ".json.gz",
+  env: ".tar",
+};
+
+/** File name of an artifact in its target's folder (DESIGN.md's layout); `.age` when encrypted. */
+export function artifactFileName(kind: Exclude<ArtifactKind, "base">, timestamp: string, encrypted: boolean): string {
+  return `${PREFIX[kind]}${timestamp}${SUFFIX[kind]}${encrypted ? ".age" : ""}`;
+}
+
+export function manifestFileName(artifactFile: string): string {
+  return `${artifactFile}.manifest.json`;
+}
+
+/** Recognise an artifact's kind and timestamp from its file name. */
+export function parseArtifactFileName(name: string): { kind: Exclude<ArtifactKind, "base">; timestamp: string; encrypted: boolean } | undefined {
+  for (const kind of Object.keys(PREFIX) as Exclude<ArtifactKind, "base">[]) {
+    const prefix = PREFIX[kind];
+    if (!name.startsWith(prefix)) continue;
+    const encrypted = name.endsWith(".age");
+    const rest = name.slice(prefix.length, encrypted ? -4 : undefined);
+    if (!rest.endsWith(SUFFIX[kind])) continue;
+    const timestamp = rest.slice(0, -SUFFIX[kind].length);
+    if (parseBackupTimestamp(timestamp)) return { kind, timestamp, encrypted };
+  }
+  return undefined;
+}
+
+export class UnsafePathError extends Error {
+  readonly code = "UNSAFE_PATH";
+  constructor(name: string, reason: string) {
+    super(`Refusing file name ${JSON.stringify(name.replace(/\0/g, "\\0"))}: ${reason}`);
+    this.name = "UnsafePathError";
+  }
+}
+
+/**
+ * Resolve a file name that came from a user (CLI argument, request) to a file directly inside the
+ * target's folder. Refuses NUL bytes, absolute paths, any folder part (`..`, `a/b`), hidden and
+ * temporary names, and symlinks (whose target could be anywhere).
+ */
+export async function resolveArtifactPath(targetDir: string, name: string): Promise<string> {
+  if (name.includes("\0")) throw new UnsafePathError(name, "it contains a NUL byte");
+  if (name.split(/[\\/]/).includes("..")) throw new UnsafePathError(name, "'..' is not allowed");
+  const realTargetDir = await realpath(targetDir);
+  const base = path.basename(name);
+  if (base !== name) {
+    // A path as the seed's users type it (backups/<target>/file): fine when it names this folder.
+    const parent = await realpath(path.dirname(path.resolve(name))).catch(() => "");
+    if (parent !== realTargetDir) throw new UnsafePathError(name, `only files directly in ${targetDir} can be restored`);
+  }
+  if (base === "" || base.startsWith(".")) throw new UnsafePathError(name, "hidden and temporary files are not backups");
+  const full = path.join(realTargetDir, base);
+  const info = await lstat(full).catch(() => undefined);
+  if (!info) throw new UnsafePathError(name, `there is no such backup in ${targetDir}`);
+  if (info.isSymbolicLink()) throw new UnsafePathError(name, "it is a symbolic link");
+  if (!info.isFile()) throw new UnsafePathError(name, "it is not a file");
+  return full;
+}

@@ -1,0 +1,61 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { commitFile, FILE_MODE, tempPath } from "./files";
+
+/**
+ * RESTORE.md in every target folder: how to check and restore each kind of artifact with plain
+ * PostgreSQL and age tools, for the day Lifeboat itself is not available.
+ */
+export function restoreKitText(target: string): string {
+  return `# Restoring ${target} without Lifeboat
+
+Everything here can be checked and restored with PostgreSQL's own tools, \`sha256sum\` and \`age\`.
+Each artifact has a \`<file>.manifest.json\` beside it: its kind, time, server version, the
+sha256 of every file, and row counts per table.
+
+## 1. Check the file is intact
+
+    jq -r '.files[] | "\\(.sha256)  \\(.name)"' full_backup_<time>.dump.manifest.json | sha256sum -c -
+
+Do not restore a file that fails this check.
+
+## 2. Decrypt (files ending in .age)
+
+    age -d -i /path/to/lifeboat-age-identity.txt -o full_backup_<time>.dump full_backup_<time>.dump.age
+
+The identity file is the one named by LIFEBOAT_AGE_IDENTITY_FILE on the Lifeboat host
+(AGE-SECRET-KEY-1…). Without it, encrypted backups cannot be read by anyone.
+
+## 3. Restore
+
+Full dump (pg_dump custom format), into a new database first to inspect it:
+
+    createdb -h HOST -p PORT -U USER restored
+    pg_restore -h HOST -p PORT -U USER -d restored --single-transaction --exit-on-error full_backup_<time>.dump
+
+Over the existing database (drops and recreates every object in the dump):
+
+    pg_restore -h HOST -p PORT -U USER -d DBNAME --clean --if-exists --single-transaction --exit-on-error full_backup_<time>.dump
+
+Schema only:
+
+    psql -h HOST -p PORT -U USER -d DBNAME -v ON_ERROR_STOP=1 -f schema_<time>.sql
+
+JSON export (data_export_<time>.json.gz): a JSON document with every table's columns, their
+PostgreSQL types and the rows (values in PostgreSQL's text form). \`zcat\` it and load it with any
+JSON tool, or with \`npm run restore json <file>\` from a Lifeboat checkout.
+
+Environment backup (env_<time>.tar.age): decrypt, then \`tar -xf\`; apply config/ and server/ by
+hand, and roles with \`psql -f globals.sql\`.
+
+Base backups and WAL (base/, archive/), when present: restore the base backup's files into an
+empty data directory, set \`restore_command = 'cp ${"${ARCHIVE}"}/%f %p'\` and a recovery target in
+postgresql.conf, create \`recovery.signal\`, start PostgreSQL.
+`;
+}
+
+export async function writeRestoreKit(targetDir: string, target: string): Promise<void> {
+  const temp = tempPath(targetDir, "RESTORE.md");
+  await writeFile(temp, restoreKitText(target), { mode: FILE_MODE });
+  await commitFile(temp, path.join(targetDir, "RESTORE.md"));
+}
