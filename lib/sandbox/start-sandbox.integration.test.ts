@@ -65,7 +65,7 @@ describe("quickstart sandbox", () => {
 
   it("archives WAL into backups/<target>/archive", async () => {
     await withClient(
-      { host: "127.0.0.1", port: env.DB_PORT, database: "allertify", user: "allertify", password: "demo-owner-pw" },
+      { host: "127.0.0.1", port: env.DB_PORT, database: "postgres", user: "allertify", password: "demo-owner-pw" },
       (c) => c.query("select pg_switch_wal()"),
     );
     const deadline = Date.now() + 30_000;

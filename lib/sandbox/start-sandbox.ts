@@ -145,9 +145,13 @@ async function seedDemoDatabase(demo: LocalCluster, env: TEnv, root: string, log
   await ensureRoleAndDatabase(demo, env.DB_USER, env.DB_PASSWORD, env.DB_NAME);
   // Named restore points and base backups (later) need these; the demo owner is the backup user.
   await demo.query(`alter role ${pg.escapeIdentifier(env.DB_USER)} with replication`);
-  // Function privileges are per database: grant them where the backups run.
-  await demo.query(`grant execute on function pg_create_restore_point(text) to ${pg.escapeIdentifier(env.DB_USER)}`, [], env.DB_NAME);
-  await demo.query(`grant execute on function pg_switch_wal() to ${pg.escapeIdentifier(env.DB_USER)}`, [], env.DB_NAME);
+  // Function privileges are per database. Restore points and WAL switches are cluster-wide, so the
+  // grants go in `postgres`: in the app's database they would land in every dump of it.
+  await demo.query(`grant execute on function pg_create_restore_point(text) to ${pg.escapeIdentifier(env.DB_USER)}`);
+  await demo.query(`grant execute on function pg_switch_wal() to ${pg.escapeIdentifier(env.DB_USER)}`);
+  for (const fn of ["pg_create_restore_point(text)", "pg_switch_wal()"]) {
+    await demo.query(`revoke execute on function ${fn} from ${pg.escapeIdentifier(env.DB_USER)}`, [], env.DB_NAME);
+  }
 
   const connection = { host: "127.0.0.1", port: demo.port, database: env.DB_NAME, user: env.DB_USER, password: env.DB_PASSWORD };
   return withClient(connection, async (client) => {

@@ -264,12 +264,20 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
   }
 }
 
-/** A named restore point marks "the moment of this backup" for a later PITR; needs the privilege. */
+/**
+ * A named restore point marks "the moment of this backup" for a later PITR. It needs EXECUTE on
+ * pg_create_restore_point; restore points are cluster-wide, so that grant belongs in the
+ * `postgres` database (granted in the app's database it would land in every dump of it and break
+ * restores by a non-superuser). Tried there first, then in the target's database.
+ */
 async function createRestorePoint(connection: PgConnection, name: string): Promise<string | null> {
-  try {
-    await withClient(connection, (client) => client.query("select pg_create_restore_point($1)", [name]));
-    return name;
-  } catch {
-    return null;
+  for (const database of ["postgres", connection.database]) {
+    try {
+      await withClient({ ...connection, database }, (client) => client.query("select pg_create_restore_point($1)", [name]));
+      return name;
+    } catch {
+      // no privilege here (or no such database): try the next place
+    }
   }
+  return null;
 }

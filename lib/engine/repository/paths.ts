@@ -69,7 +69,9 @@ export class UnsafePathError extends Error {
 export async function resolveArtifactPath(targetDir: string, name: string): Promise<string> {
   if (name.includes("\0")) throw new UnsafePathError(name, "it contains a NUL byte");
   if (name.split(/[\\/]/).includes("..")) throw new UnsafePathError(name, "'..' is not allowed");
-  const realTargetDir = await realpath(targetDir);
+  const realTargetDir = await realpath(targetDir).catch(() => {
+    throw new UnsafePathError(name, `there are no backups in ${targetDir}`);
+  });
   const base = path.basename(name);
   if (base !== name) {
     // A path as the seed's users type it (backups/<target>/file): fine when it names this folder.
