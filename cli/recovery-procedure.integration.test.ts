@@ -48,6 +48,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     await writeFile(path.join(work, "age-identity.txt"), `${keys.identity}\n`, { mode: 0o600 });
     await writeFile(path.join(work, "app.env"), "APP_SECRET=shh\n");
     env = {
+      NODE_ENV: "test",
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       DATABASE_URL: meta.url,
