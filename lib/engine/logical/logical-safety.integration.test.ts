@@ -1,0 +1,306 @@
+import { execFile, spawn } from "node:child_process";
+import { appendFile, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateKeyPair } from "../crypto/age";
+import { isRoot } from "../cluster/os-user";
+import { BackupLog } from "../log/backup-log";
+import { verifyAgainstManifest, readManifest } from "../repository/manifest";
+import { resolveArtifactPath, UnsafePathError } from "../repository/paths";
+import { TargetBusyError } from "../repository/target-lock";
+import { restoreEnvironment } from "./restore-environment";
+import { RestoreRefusedError, restoreFullBackup } from "./restore-full";
+import { restoreJsonExport } from "./restore-json";
+import { runLogicalBackup, type LogicalKind, type RunLogicalBackupOptions } from "./run-logical-backup";
+import { createTestTarget, type TestTarget } from "@/test/helpers/target";
+
+const exec = promisify(execFile);
+const repo = path.resolve(import.meta.dirname, "..", "..", "..");
+
+describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16–20, 22, 24)", () => {
+  let target: TestTarget;
+  let work: string;
+  let backupRoot: string;
+  let targetDir: string;
+  let keys: { identity: string; recipient: string };
+  let clock = Date.parse("2026-01-15T02:00:00Z");
+
+  const backup = (kinds: LogicalKind[], extra: Partial<RunLogicalBackupOptions> = {}) =>
+    runLogicalBackup({
+      target: { name: "app", connection: target.connection, prismaSchemaPath: path.join(repo, "demo", "schema.prisma") },
+      backupRoot,
+      kinds,
+      compressionLevel: 6,
+      recipients: [keys.recipient],
+      encryptAll: false,
+      environment: { files: [], baseDir: work, rolePasswords: false },
+      log: new BackupLog(path.join(work, "logs"), [target.connection.password]),
+      // Distinct, increasing timestamps: backups in one second would otherwise share names.
+      now: () => new Date((clock += 60_000)),
+      ...extra,
+    });
+
+  const only = async (kinds: LogicalKind[], extra: Partial<RunLogicalBackupOptions> = {}) => {
+    const result = await backup(kinds, extra);
+    const failed = result.artifacts.filter((a) => !a.ok);
+    expect(failed, JSON.stringify(failed)).toEqual([]);
+    return result.artifacts.map((a) => (a.ok ? a.file : ""));
+  };
+
+  beforeAll(async () => {
+    target = await createTestTarget({ seed: true });
+    work = await mkdtemp(path.join(os.tmpdir(), "lifeboat-safety-"));
+    backupRoot = path.join(work, "backups");
+    targetDir = path.join(backupRoot, "app");
+    keys = await generateKeyPair();
+    await writeFile(path.join(work, "identity.txt"), `${keys.identity}\n`, { mode: 0o600 });
+  });
+
+  afterAll(async () => {
+    await target?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("refuses a damaged dump, naming the file, whatever the damage, and changes nothing", async () => {
+    const [file] = await only(["full"]);
+    const full = path.join(targetDir, file!);
+    const pristine = path.join(work, "pristine.dump");
+    const manifestPath = `${full}.manifest.json`;
+    const pristineManifest = await readFile(manifestPath, "utf8");
+    await copyFile(full, pristine);
+    await target.query("update users set display_name = 'after the backup' where id = 1");
+    const before = await target.fingerprint();
+
+    const damages: [string, () => Promise<void>][] = [
+      ["a byte appended", () => appendFile(full, "x")],
+      ["truncated to zero", () => truncate(full, 0)],
+      ["same-size content changed", async () => {
+        const bytes = await readFile(full);
+        bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+        await writeFile(full, bytes);
+      }],
+      ["missing", () => rm(full)],
+      ["manifest edited", async () => {
+        const manifest = JSON.parse(pristineManifest);
+        manifest.files[0].sha256 = "0".repeat(64);
+        await writeFile(manifestPath, JSON.stringify(manifest));
+      }],
+    ];
+    for (const [label, damage] of damages) {
+      await damage();
+      const error = await restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: file! }).catch((e: unknown) => e);
+      expect(error, label).toBeInstanceOf(label === "missing" ? UnsafePathError : RestoreRefusedError);
+      expect((error as Error).message, label).toContain(file!);
+      expect(await target.fingerprint(), label).toEqual(before);
+      await copyFile(pristine, full);
+      await writeFile(manifestPath, pristineManifest);
+    }
+    const manifest = await readManifest(targetDir, file!);
+    expect(await verifyAgainstManifest(targetDir, manifest)).toEqual({ ok: true });
+  });
+
+  it("resolves user-given names only inside the repository", async () => {
+    const [file] = await only(["schema"]);
+    await writeFile(path.join(work, "outside.dump"), "not a backup");
+    await symlink(path.join(work, "outside.dump"), path.join(targetDir, "full_backup_2026-01-01T00-00-00Z.dump"));
+    for (const name of ["../outside.dump", "/etc/passwd", `sub/../${file}`, `${file}\0.dump`, ".lock", "full_backup_2026-01-01T00-00-00Z.dump", path.join(work, "outside.dump")]) {
+      await expect(resolveArtifactPath(targetDir, name), name).rejects.toBeInstanceOf(UnsafePathError);
+    }
+    expect(await resolveArtifactPath(targetDir, file!)).toBe(path.join(targetDir, file!));
+    expect(await resolveArtifactPath(targetDir, path.join(targetDir, file!))).toBe(path.join(targetDir, file!));
+    await rm(path.join(targetDir, "full_backup_2026-01-01T00-00-00Z.dump"));
+  });
+
+  it("runs one backup of a target at a time: the second is refused, the first is intact", async () => {
+    const results = await Promise.allSettled([backup(["full"]), backup(["full"])]);
+    const rejected = results.filter((r) => r.status === "rejected");
+    const fulfilled = results.filter((r) => r.status === "fulfilled");
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(TargetBusyError);
+    const artifact = (fulfilled[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof backup>>>).value.artifacts[0]!;
+    expect(artifact.ok).toBe(true);
+    if (artifact.ok) expect(await verifyAgainstManifest(targetDir, artifact.manifest)).toEqual({ ok: true });
+  });
+
+  it("a backup killed with SIGKILL leaves nothing listed; the next one cleans up and works", async () => {
+    const [earlier] = await only(["schema"]);
+    // Enough data that pg_dump -Z9 is still writing when the process is killed.
+    await target.query("create table bulk as select g, md5(g::text) || md5((g * 7)::text) as payload from generate_series(1, 400000) g");
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "cli", "backup.ts"), "--kinds", "full"], {
+      cwd: repo,
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+        DB_HOST: "127.0.0.1",
+        DB_PORT: String(target.cluster.port),
+        DB_NAME: "app",
+        DB_USER: "app",
+        DB_PASSWORD: target.connection.password,
+        DB_TARGET_NAME: "app",
+        BACKUP_DIR: backupRoot,
+        LOG_DIR: path.join(work, "logs"),
+        LIFEBOAT_DUMP_COMPRESSION: "9",
+      },
+      stdio: "ignore",
+    });
+    const closed = new Promise((r) => child.once("close", r));
+    let temps: string[] = [];
+    try {
+      for (let i = 0; i < 300 && temps.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        temps = (await readdir(targetDir)).filter((n) => n.startsWith(".tmp-"));
+      }
+      expect(temps.length).toBeGreaterThan(0);
+    } finally {
+      child.kill("SIGKILL");
+      await closed;
+    }
+
+    const names = await readdir(targetDir);
+    expect(names).toContain(".lock"); // left behind by the dead process
+    expect(names.filter((n) => n.endsWith(".manifest.json") && n.includes(temps[0]!.slice(".tmp-xxxxxxxx-".length)))).toEqual([]);
+    const [next] = await only(["full"]);
+    expect((await readdir(targetDir)).filter((n) => n.startsWith("."))).toEqual([]);
+    expect(await verifyAgainstManifest(targetDir, await readManifest(targetDir, earlier!))).toEqual({ ok: true });
+    expect(await verifyAgainstManifest(targetDir, await readManifest(targetDir, next!))).toEqual({ ok: true });
+    await target.query("drop table bulk");
+  });
+
+  it.skipIf(!isRoot())("a backup that fills the disk fails, removes its partial file and keeps earlier backups (root: mounts a tmpfs)", async () => {
+    const small = path.join(work, "small-disk");
+    await mkdir(path.join(small, "app"), { recursive: true });
+    await exec("mount", ["-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs", path.join(small, "app")]);
+    try {
+      const [schema] = await only(["schema"], { backupRoot: small });
+      await target.query("create table filler as select md5(random()::text) || md5(random()::text) as a from generate_series(1, 60000)");
+      const result = await backup(["full"], { backupRoot: small, compressionLevel: 0 });
+      expect(result.artifacts[0]?.ok).toBe(false);
+      if (!result.artifacts[0]?.ok) expect(result.artifacts[0]?.error).toMatch(/No space left on device|could not write/i);
+      const names = await readdir(path.join(small, "app"));
+      expect(names.filter((n) => n.startsWith(".tmp-") || n.startsWith("full_backup_"))).toEqual([]);
+      expect(await verifyAgainstManifest(path.join(small, "app"), await readManifest(path.join(small, "app"), schema!))).toEqual({ ok: true });
+      await exec("mount", ["-o", "remount,size=64m", path.join(small, "app")]);
+      await only(["full"], { backupRoot: small, compressionLevel: 0 });
+    } finally {
+      await target.query("drop table if exists filler");
+      await exec("umount", [path.join(small, "app")]);
+    }
+  });
+
+  it("backs up and restores hostile database, schema, table and column names", async () => {
+    const dbName = `-h x=y 'q' "d" ü select`;
+    await target.cluster.query(`create database ${pg.escapeIdentifier(dbName)} owner app`);
+    const hostile = { ...target.connection, database: dbName };
+    await target.query(
+      `create schema "My Schema;--"; create table "My Schema;--"."quoted "" table=1" ("-col" int primary key, "select" text, "ключ" jsonb, "a b" numeric);
+       insert into "My Schema;--"."quoted "" table=1" values (1, 'drop table x;', '{"k": null}', 1.50), (2, null, 'null', null);`,
+      [],
+      dbName,
+    );
+    const before = await target.fingerprint(dbName);
+    const result = await backup(["full", "json"], { target: { name: "app", connection: hostile } });
+    expect(result.artifacts.every((a) => a.ok), JSON.stringify(result.artifacts)).toBe(true);
+    const [full, json] = result.artifacts.map((a) => (a.ok ? a.file : ""));
+
+    const copyName = `restored -d=${"x"} "ü"`;
+    const restored = await restoreFullBackup({ targetName: "app", targetDir, connection: hostile, fileName: full!, intoDatabase: copyName });
+    expect(restored.rowCounts.every((r) => r.ok)).toBe(true);
+    expect(await target.fingerprint(copyName)).toEqual(before);
+
+    await target.query(`delete from "My Schema;--"."quoted "" table=1" where "-col" = 1`, [], dbName);
+    await restoreJsonExport({ targetName: "app", targetDir, connection: hostile, fileName: json!, tables: ['quoted " table=1'] });
+    expect(await target.fingerprint(dbName)).toEqual(before);
+  });
+
+  it("round-trips every type through the JSON export, all or nothing, using Prisma names", async () => {
+    await target.query(`
+      create table kinds (id bigint primary key, big bigint, exact numeric(40,20), money_ numeric, raw bytea, at timestamptz, doc jsonb, js json,
+                          ints int[], words text[], flag boolean, f real, u uuid, span interval, small smallint);
+      insert into kinds values
+        (1, 9223372036854775807, 12345678901234567890.12345678901234567890, 0.1, '\\x00ff00deadbeef', '2026-01-15 14:30:00.123456+07', '{"a": [1, 2.50, null]}', '{"b":1,  "b":2}',
+         '{1,NULL,3}', '{"with space","with,comma","quote\\"d",NULL}', true, 1.17549e-38, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 day 02:03:04.5', -32768),
+        (2, -1, -0.00000000000000000001, 'NaN', '\\x', '-infinity', 'null', 'null', '{}', '{}', false, 'NaN', null, '-1 mons', 0),
+        (3, null, null, null, null, null, null, null, null, null, null, null, null, null, null);`);
+    const original = await target.query<{ t: string }>("select t::text from kinds t order by id");
+    const [json] = await only(["json"]);
+
+    const exported = (await exec("sh", ["-c", `zcat '${path.join(targetDir, json!)}'`], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+    const document = JSON.parse(exported) as { naming: string; tables: { table: string; name: string; columns: { column: string; field: string }[]; rows: Record<string, unknown>[] }[] };
+    expect(document.naming).toBe("prisma");
+    const users = document.tables.find((t) => t.table === "users")!;
+    expect(users.name).toBe("User");
+    expect(users.columns.find((c) => c.column === "display_name")?.field).toBe("displayName");
+    const kinds = document.tables.find((t) => t.table === "kinds")!;
+    expect(kinds.rows[1]!.doc).toBe("null"); // JSON null value, not SQL NULL
+    expect(kinds.rows[2]!.doc).toBeNull();
+    expect(kinds.rows[0]!.big).toBe("9223372036854775807");
+
+    await target.query("delete from kinds where id = 2; update kinds set exact = 0, doc = '{}' where id = 1; insert into kinds (id) values (4)");
+    await restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["kinds"] });
+    expect(await target.query<{ t: string }>("select t::text from kinds t order by id")).toEqual(original);
+
+    // All or nothing: a constraint the exported rows break aborts the whole restore.
+    await target.query("update kinds set flag = false where id = 1; alter table kinds add constraint small_positive check (small is null or small >= 0) not valid");
+    const changed = await target.fingerprint();
+    await expect(restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["kinds", "users"] })).rejects.toThrow(/small_positive/);
+    expect(await target.fingerprint()).toEqual(changed);
+    await target.query("alter table kinds drop constraint small_positive");
+  });
+
+  it("refuses a partial JSON restore that would reach into a table that was not chosen", async () => {
+    const [json] = await only(["json"]);
+    await target.query("insert into users (id, email, display_name) values (9001, 'late@example.com', 'Late'); insert into alerts (user_id, product_id, allergen_id, message) values (9001, 1, 1, 'late alert')");
+    const before = await target.fingerprint();
+    const error = await restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["users"] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RestoreRefusedError);
+    expect((error as Error).message).toMatch(/alerts was not chosen/);
+    expect(await target.fingerprint()).toEqual(before);
+    await expect(restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["nope"] })).rejects.toThrow(/Not in this export: nope/);
+  });
+
+  it("encrypts with age: the standard tool decrypts; a wrong key or altered ciphertext fails loudly", async () => {
+    const [env] = await only(["env"]);
+    const plain = path.join(work, "env.tar");
+    await exec("age", ["-d", "-i", path.join(work, "identity.txt"), "-o", plain, path.join(targetDir, env!)]);
+    expect((await exec("tar", ["-tf", plain])).stdout).toMatch(/globals\.sql/);
+
+    const stranger = await generateKeyPair();
+    await expect(restoreEnvironment({ targetDir, fileName: env!, outDir: path.join(work, "e1"), identities: [stranger.identity] })).rejects.toThrow(/Cannot decrypt/);
+    await expect(restoreEnvironment({ targetDir, fileName: env!, outDir: path.join(work, "e2"), identities: [] })).rejects.toThrow(/LIFEBOAT_AGE_IDENTITY_FILE/);
+
+    // An encrypted dump whose ciphertext was altered (and its manifest forged to match): age's
+    // authentication stops pg_restore, whose single transaction leaves the database as it was.
+    const [full] = await only(["full"], { encryptAll: true });
+    expect(full).toMatch(/\.dump\.age$/);
+    const file = path.join(targetDir, full!);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 100] ^= 0x01;
+    await writeFile(file, bytes);
+    const manifest = JSON.parse(await readFile(`${file}.manifest.json`, "utf8"));
+    const { stdout } = await exec("sha256sum", [file]);
+    manifest.files[0].sha256 = stdout.split(" ")[0];
+    await writeFile(`${file}.manifest.json`, JSON.stringify(manifest));
+    await target.query("update users set display_name = 'must survive' where id = 2");
+    const before = await target.fingerprint();
+    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: full!, identities: [keys.identity] })).rejects.toThrow();
+    expect(await target.fingerprint()).toEqual(before);
+  });
+
+  it("refuses a client older than the server before writing anything (never a 0-byte backup)", async () => {
+    const fakeBin = path.join(work, "old-bin");
+    await mkdir(fakeBin, { recursive: true });
+    await writeFile(path.join(fakeBin, "pg_dump"), "#!/bin/sh\n[ \"$1\" = --version ] && echo 'pg_dump (PostgreSQL) 13.16' && exit 0\nexit 0\n");
+    await chmod(path.join(fakeBin, "pg_dump"), 0o755);
+    const beforeNames = await readdir(targetDir);
+    const result = await backup(["full", "schema"], { pgBinDir: fakeBin });
+    expect(result.artifacts.map((a) => a.ok)).toEqual([false, false]);
+    for (const a of result.artifacts) if (!a.ok) expect(a.error).toMatch(/pg_dump 13\.16 is older than the server \(PostgreSQL 15/);
+    expect(await readdir(targetDir)).toEqual(beforeNames);
+    const log = await readFile(path.join(work, "logs", "backup.log"), "utf8");
+    expect(log).toMatch(/ERROR backup status=FAILED target=app kind=full/);
+    expect(log).not.toContain(target.connection.password!);
+  });
+});
