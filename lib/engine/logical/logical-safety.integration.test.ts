@@ -79,7 +79,8 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
       ["truncated to zero", () => truncate(full, 0)],
       ["same-size content changed", async () => {
         const bytes = await readFile(full);
-        bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+        const middle = Math.floor(bytes.length / 2);
+        bytes[middle] = bytes[middle]! ^ 0xff;
         await writeFile(full, bytes);
       }],
       ["missing", () => rm(full)],
@@ -132,6 +133,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "cli", "backup.ts"), "--kinds", "full"], {
       cwd: repo,
       env: {
+        NODE_ENV: "test",
         PATH: process.env.PATH,
         DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
         DB_HOST: "127.0.0.1",
@@ -277,7 +279,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(full).toMatch(/\.dump\.age$/);
     const file = path.join(targetDir, full!);
     const bytes = await readFile(file);
-    bytes[bytes.length - 100] ^= 0x01;
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0x01;
     await writeFile(file, bytes);
     const manifest = JSON.parse(await readFile(`${file}.manifest.json`, "utf8"));
     const { stdout } = await exec("sha256sum", [file]);
