@@ -7,26 +7,30 @@ import { Command, InvalidArgumentError } from "commander";
 import { recordArtifact } from "@/lib/catalog/record-artifact";
 import { finishRun, failInterruptedRuns, startRun, updateRunProgress } from "@/lib/jobs/run-records";
 import { LOGICAL_KINDS, runLogicalBackup, type LogicalKind } from "@/lib/engine/logical/run-logical-backup";
+import { runBaseBackup } from "@/lib/engine/physical/run-base-backup";
 import { formatBytes } from "@/lib/format";
 import { loadCliContext, recipientsFrom, runCli, warn } from "./context";
 import { ProgressLine } from "./progress";
 
-function parseKinds(value: string): LogicalKind[] {
+const BACKUP_KINDS = [...LOGICAL_KINDS, "base"] as const;
+type BackupKind = (typeof BACKUP_KINDS)[number];
+
+function parseKinds(value: string): BackupKind[] {
   const kinds = value.split(",").map((k) => k.trim()).filter(Boolean);
-  const unknown = kinds.filter((k) => !(LOGICAL_KINDS as readonly string[]).includes(k));
-  if (unknown.length || kinds.length === 0) throw new InvalidArgumentError(`expected some of ${LOGICAL_KINDS.join(",")}`);
-  return [...new Set(kinds)] as LogicalKind[];
+  const unknown = kinds.filter((k) => !(BACKUP_KINDS as readonly string[]).includes(k));
+  if (unknown.length || kinds.length === 0) throw new InvalidArgumentError(`expected some of ${BACKUP_KINDS.join(",")}`);
+  return [...new Set(kinds)] as BackupKind[];
 }
 
 const program = new Command("backup")
   .description("Back up a target: full dump, schema, JSON export and environment backup")
   .option("--target <name>", "target to back up (default: the one from DB_*)")
-  .option("--kinds <list>", `artifacts to write, comma separated (${LOGICAL_KINDS.join(",")})`, parseKinds)
+  .option("--kinds <list>", `artifacts to write, comma separated (${BACKUP_KINDS.join(",")}; base needs WAL archiving)`, parseKinds)
   .showHelpAfterError();
 
 runCli(async () => {
   program.parse();
-  const opts = program.opts<{ target?: string; kinds?: LogicalKind[] }>();
+  const opts = program.opts<{ target?: string; kinds?: BackupKind[] }>();
   const ctx = await loadCliContext({ target: opts.target });
   try {
     const recipients = recipientsFrom(ctx.env);
@@ -34,15 +38,18 @@ runCli(async () => {
     if (!kinds) {
       kinds = recipients.length ? [...LOGICAL_KINDS] : ["full", "schema", "json"];
       if (!recipients.length) warn("environment backup skipped: it is always encrypted, and LIFEBOAT_AGE_RECIPIENTS is not set");
+      // A managed cluster (its data directory is known) also gets a base backup for PITR.
+      if (ctx.target.row?.dataDir) kinds.push("base");
     }
+    const logicalKinds = kinds.filter((k): k is LogicalKind => k !== "base");
     const targetId = ctx.target.row?.id ?? null;
     const runId = ctx.meta ? await startRun(ctx.meta.db, { targetId, kind: "backup", params: { kinds }, triggeredBy: ctx.actor }) : undefined;
     const progress = new ProgressLine();
     let lastUpdate = 0;
     const result = await runLogicalBackup({
+      kinds: logicalKinds,
       target: { name: ctx.target.name, connection: ctx.target.connection, prismaSchemaPath: ctx.target.prismaSchemaPath && path.resolve(ctx.target.prismaSchemaPath) },
       backupRoot: ctx.env.BACKUP_DIR,
-      kinds,
       pgBinDir: ctx.env.PG_BIN_DIR,
       compressionLevel: ctx.env.LIFEBOAT_DUMP_COMPRESSION,
       recipients,
@@ -63,6 +70,20 @@ runCli(async () => {
         }
       },
     });
+    if (kinds.includes("base")) {
+      try {
+        const base = await runBaseBackup({
+          target: { name: ctx.target.name, connection: ctx.target.connection },
+          backupRoot: ctx.env.BACKUP_DIR,
+          pgBinDir: ctx.env.PG_BIN_DIR,
+          log: ctx.log,
+          onPhase: (phase) => progress.update("base", phase),
+        });
+        result.artifacts.push({ kind: "base", ok: true, file: base.artifact, manifestFile: base.manifestFile, manifest: base.manifest, durationMs: base.durationMs });
+      } catch (error) {
+        result.artifacts.push({ kind: "base", ok: false, error: (error as Error).message, stderr: (error as { stderr?: string }).stderr, durationMs: 0 });
+      }
+    }
     progress.clear();
 
     let failed = 0;

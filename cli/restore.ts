@@ -11,6 +11,11 @@ import { restoreEnvironment } from "@/lib/engine/logical/restore-environment";
 import { restoreFullBackup } from "@/lib/engine/logical/restore-full";
 import { restoreJsonExport } from "@/lib/engine/logical/restore-json";
 import { finishRun, startRun } from "@/lib/jobs/run-records";
+import { findFreePort } from "@/lib/engine/cluster/free-port";
+import { planPitr, listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
+import { describeTarget, parseRecoveryTarget } from "@/lib/engine/pitr/recovery-target";
+import { pitrInPlace, pitrToNewInstance } from "@/lib/engine/pitr/run-pitr";
+import { computeRecoverableWindow, describeWindow } from "@/lib/engine/wal/recoverable-window";
 import { identitiesFrom, loadCliContext, runCli, warn, type CliContext } from "./context";
 
 class UsageError extends Error {}
@@ -142,10 +147,64 @@ program
 
 program
   .command("pitr")
-  .description("point-in-time recovery (needs WAL archiving and base backups)")
-  .argument("[target]", "time, or latest")
-  .action(() => {
-    throw new UsageError("Point-in-time recovery needs base backups and the WAL archive, which this version does not take yet.");
+  .description("point-in-time recovery from a base backup and the WAL archive")
+  .argument("[when]", 'a time ("2026-01-15 14:30:00", read in LIFEBOAT_TIMEZONE, or with an offset) or "latest"')
+  .option("--name <restore point>", "recover to a named restore point")
+  .option("--lsn <lsn>", "recover to a WAL position")
+  .option("--window", "only show the recoverable window")
+  .option("--json", "with --window: print JSON")
+  .option("--to-new-instance", "restore into a new data directory and port, left running (the target is untouched)")
+  .option("--port <port>", "with --to-new-instance: the port (default: a free one)")
+  .option("--data-dir <dir>", "with --to-new-instance: the folder for the new cluster")
+  .option("--target <name>", "target (default: the one from DB_*)")
+  .option("--yes", "do not ask for confirmation (required without a terminal)")
+  .action(async (when: string | undefined, opts: { name?: string; lsn?: string; window?: boolean; json?: boolean; toNewInstance?: boolean; port?: string; dataDir?: string; target?: string; yes?: boolean }) => {
+    const ctx = await loadCliContext({ target: opts.target });
+    try {
+      const archiveDir = path.join(ctx.targetDir, "archive");
+      if (opts.window) {
+        const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(ctx.targetDir), pgBinDir: ctx.env.PG_BIN_DIR });
+        if (opts.json) console.log(JSON.stringify(window, null, 2));
+        else for (const line of describeWindow(window)) console.log(line);
+        return;
+      }
+      let target;
+      try {
+        target = parseRecoveryTarget({ time: when === "latest" ? undefined : when, latest: when === "latest", name: opts.name, lsn: opts.lsn }, ctx.env.LIFEBOAT_TIMEZONE);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const plan = await planPitr({ targetDir: ctx.targetDir, archiveDir, target, pgBinDir: ctx.env.PG_BIN_DIR });
+      for (const line of plan.lines) console.log(line);
+      const common = {
+        plan,
+        targetDir: ctx.targetDir,
+        archiveDir,
+        restoreWal: path.resolve(import.meta.dirname, "..", "bin", "restore-wal"),
+        pgBinDir: ctx.env.PG_BIN_DIR,
+        log: ctx.log,
+        targetName: ctx.target.name,
+        onPhase: (phase: string) => warn(phase),
+      };
+      const params = { target: describeTarget(target), base: plan.base.artifact, mode: opts.toNewInstance ? "new-instance" : "in-place" };
+      const outcome = await (async () => {
+        if (opts.toNewInstance) {
+          const port = opts.port ? Number(opts.port) : await findFreePort();
+          if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--port must be a port number");
+          const baseDir = path.resolve(opts.dataDir ?? path.join(".lifeboat", "pitr", `${ctx.target.name}-${backupTimestamp(new Date())}`));
+          return withRun(ctx, "pitr", params, () => pitrToNewInstance({ ...common, baseDir, port }));
+        }
+        const dataDir = ctx.target.row?.dataDir ?? ctx.env.DB_DATA_DIR;
+        if (!dataDir) throw new UsageError(`${ctx.target.name} is not a managed cluster (no DB_DATA_DIR), so it cannot be recovered in place; use --to-new-instance.`);
+        await confirm(`Point-in-time recovery of ${ctx.target.name} to ${describeTarget(target)}`, ctx.target.connection.database, opts.yes);
+        return withRun(ctx, "pitr", params, () => pitrInPlace({ ...common, dataDir: path.resolve(dataDir), keepPrevious: ctx.env.LIFEBOAT_PITR_KEEP_PREVIOUS }));
+      })();
+      console.log(`Recovered ${outcome.mode === "in-place" ? "in place" : "into a new instance"} in ${(outcome.durationMs / 1000).toFixed(1)}s: timeline ${outcome.timeline}, last transaction replayed ${outcome.lastReplayed ?? "none"}.`);
+      console.log(`Running on port ${outcome.port}, data directory ${outcome.dataDir}.`);
+      if (outcome.previousDataDir) console.log(`The previous data directory is kept in ${outcome.previousDataDir}.`);
+    } finally {
+      await ctx.close();
+    }
   });
 
 runCli(async () => {

@@ -67,6 +67,10 @@ export const ZEnv = z.object({
   LIFEBOAT_DUMP_COMPRESSION: z.coerce.number().int().min(0, "must be 0 to 9").max(9, "must be 0 to 9").default(6),
   /** Files the environment backup carries (comma separated, relative to the working folder). */
   LIFEBOAT_ENV_FILES: z.string().default(".env,docker-compose.yml"),
+  /** Zone for PITR times written without an offset ("2026-01-15 14:30:00"); an IANA name. */
+  LIFEBOAT_TIMEZONE: z.string().default("UTC"),
+  /** Keep the data directory an in-place PITR replaced (default: removed once the result is healthy). */
+  LIFEBOAT_PITR_KEEP_PREVIOUS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
   /** Include role password hashes in the globals dump of environment backups. */
   LIFEBOAT_ENV_ROLE_PASSWORDS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
 });

@@ -41,9 +41,10 @@ export type RunLogicalBackupOptions = {
   now?: (() => Date) | undefined;
 };
 
+/** One artifact of a backup set (base backups join the set in the CLI). */
 export type ArtifactResult =
-  | { kind: LogicalKind; ok: true; file: string; manifestFile: string; manifest: Manifest; durationMs: number }
-  | { kind: LogicalKind; ok: false; error: string; stderr?: string | undefined; durationMs: number };
+  | { kind: LogicalKind | "base"; ok: true; file: string; manifestFile: string; manifest: Manifest; durationMs: number }
+  | { kind: LogicalKind | "base"; ok: false; error: string; stderr?: string | undefined; durationMs: number };
 
 export type RunLogicalBackupResult = {
   timestamp: string;

@@ -38,7 +38,7 @@ export class PgBinaryNotFoundError extends Error {
 export function candidateBinDirs(pgBinDir?: string): string[] {
   const dirs: string[] = [];
   if (pgBinDir) dirs.push(path.resolve(pgBinDir));
-  dirs.push(...versionedDirs("/usr/lib/postgresql", (v) => `/usr/lib/postgresql/${v}/bin`));
+  dirs.push(...versionedDirs("/usr/lib/postgresql/", (v) => `/usr/lib/postgresql/${v}/bin`));
   dirs.push(...versionedDirs("/usr/pgsql-", (v) => `/usr/pgsql-${v}/bin`));
   dirs.push(...versionedDirs("/opt/homebrew/opt/postgresql@", (v) => `/opt/homebrew/opt/postgresql@${v}/bin`));
   dirs.push(...versionedDirs("/usr/local/opt/postgresql@", (v) => `/usr/local/opt/postgresql@${v}/bin`));

@@ -54,6 +54,8 @@ export class PgToolError extends Error {
     readonly exitCode: number | null,
     readonly stderr: string,
     readonly signalName: NodeJS.Signals | null = null,
+    /** Whatever the tool printed before failing (collected stdout only). */
+    readonly stdout = "",
   ) {
     const lastLine = stderr.trim().split("\n").filter(Boolean).slice(-3).join(" | ");
     const how = signalName ? `was stopped by ${signalName}` : `exited with code ${String(exitCode)}`;
@@ -98,7 +100,7 @@ export async function runPgTool(options: RunPgToolOptions): Promise<RunPgToolRes
   const stderr = redactSecrets(result.stderr, secrets);
   if (result.aborted) throw new PgToolAbortedError(options.tool);
   if (result.exitCode !== 0) {
-    const error = new PgToolError(options.tool, result.exitCode, stderr, result.signal);
+    const error = new PgToolError(options.tool, result.exitCode, stderr, result.signal, result.stdout);
     if (connection) error.message = `${error.message} (${describeConnection(connection)})`;
     throw error;
   }

@@ -28,6 +28,8 @@ export const ZManifest = z.object({
   walStartLsn: z.string().optional(),
   walStopLsn: z.string().optional(),
   timeline: z.number().int().optional(),
+  /** Base backups: wal_segment_size of the cluster, in bytes. */
+  walSegmentSize: z.number().int().positive().optional(),
   notes: z.array(z.string()).optional(),
 });
 
@@ -42,9 +44,11 @@ export async function describeFile(dir: string, name: string): Promise<Manifest[
 /** Write the manifest beside its artifact, atomically. */
 export async function writeManifest(targetDir: string, manifest: Manifest): Promise<string> {
   const name = manifestFileName(manifest.artifact);
-  const temp = tempPath(targetDir, name);
+  const final = path.join(targetDir, name);
+  // Base backups' manifests live in base/: the temp file goes beside the final name.
+  const temp = tempPath(path.dirname(final), path.basename(final));
   await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: FILE_MODE, flag: "wx" });
-  await commitFile(temp, path.join(targetDir, name));
+  await commitFile(temp, final);
   return name;
 }
 

@@ -1,0 +1,249 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Manifest } from "../repository/manifest";
+import { PgToolError, runPgTool } from "../pg/run-pg-tool";
+import {
+  DEFAULT_SEGMENT_SIZE,
+  formatLsn,
+  historyFileName,
+  parseLsn,
+  parseSegmentFileName,
+  segmentFileName,
+  segmentOf,
+  timelineAncestry,
+  timelineForSegment,
+  type TimelineSpan,
+} from "./wal-names";
+
+/** ISO-8601 UTC with microseconds, so times from PostgreSQL (µs) and JavaScript (ms) compare as text. */
+export function isoMicros(text: string | Date): string {
+  const iso = typeof text === "string" ? text : text.toISOString();
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(iso);
+  if (!match) throw new Error(`Not a UTC timestamp: ${iso}`);
+  return `${match[1]}.${(match[2] ?? "").padEnd(6, "0").slice(0, 6)}Z`;
+}
+
+export type WindowPoint = { time: string; lsn: string };
+
+/** One stretch of recoverable time: from the end of a base backup to the last reachable commit. */
+export type WindowRange = {
+  timeline: number;
+  /** The base backup this stretch starts from (base/<time>). */
+  base: string;
+  from: WindowPoint;
+  to: WindowPoint;
+  /** Why the stretch ends there. */
+  endReason: string;
+};
+
+export type RestorePoint = { name: string; lsn: string; timeline: number };
+
+export type RecoverableWindow = {
+  /** The timeline recovery follows by default (the newest in the archive). */
+  timeline: number;
+  ranges: WindowRange[];
+  restorePoints: RestorePoint[];
+  /** Damaged or missing segments found, in words. */
+  problems: string[];
+};
+
+type ArchiveListing = {
+  segments: Map<string, { name: string; size: number }>;
+  histories: Map<number, string>;
+  newestTimeline: number;
+};
+
+async function listArchive(archiveDir: string, segmentSize: number): Promise<ArchiveListing> {
+  const names = await readdir(archiveDir).catch(() => [] as string[]);
+  const segments = new Map<string, { name: string; size: number }>();
+  const histories = new Map<number, string>();
+  let newestTimeline = 1;
+  for (const name of names) {
+    const segment = parseSegmentFileName(name, segmentSize);
+    if (segment) {
+      segments.set(`${segment.timeline}:${segment.segno}`, { name, size: (await stat(path.join(archiveDir, name))).size });
+      newestTimeline = Math.max(newestTimeline, segment.timeline);
+      continue;
+    }
+    const history = /^([0-9A-F]{8})\.history$/.exec(name);
+    if (history) {
+      const timeline = parseInt(history[1]!, 16);
+      histories.set(timeline, await readFile(path.join(archiveDir, name), "utf8"));
+      newestTimeline = Math.max(newestTimeline, timeline);
+    }
+  }
+  return { segments, histories, newestTimeline };
+}
+
+type ScanResult = {
+  lastRecordLsn: bigint | undefined;
+  lastCommit: { time: string; lsn: bigint } | undefined;
+  restorePoints: { name: string; lsn: bigint }[];
+  /** Set when pg_waldump found a broken record before the end of the range. */
+  errorAt: bigint | undefined;
+  errorMessage: string | undefined;
+};
+
+const RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+), prev [0-9A-F]+\/[0-9A-F]+, desc: (.*)$/;
+const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/;
+const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
+
+/** Read every record of a run of segments on one timeline with pg_waldump. */
+async function scanSegments(archiveDir: string, timeline: number, first: string, last: string, pgBinDir: string | undefined): Promise<ScanResult> {
+  let output: string;
+  let stderr = "";
+  try {
+    output = (await runPgTool({ tool: "pg_waldump", args: [`--path=${archiveDir}`, `--timeline=${timeline}`, first, last], pgBinDir, env: { TZ: "UTC" } })).stdout;
+  } catch (error) {
+    if (!(error instanceof PgToolError)) throw error;
+    // pg_waldump always ends with an error at the end of valid WAL; the records before it count.
+    output = error.stdout;
+    stderr = error.stderr;
+  }
+  const result: ScanResult = { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], errorAt: undefined, errorMessage: undefined };
+  for (const line of output.split("\n")) {
+    const record = RECORD.exec(line);
+    if (!record) continue;
+    const lsn = parseLsn(record[1]!);
+    result.lastRecordLsn = lsn;
+    const desc = record[2]!;
+    const commit = COMMIT_TIME.exec(desc);
+    if (commit) result.lastCommit = { time: isoMicros(`${commit[1]!.replace(" ", "T")}Z`), lsn };
+    const point = RESTORE_POINT.exec(desc);
+    if (point) result.restorePoints.push({ name: point[1]!.trim(), lsn });
+  }
+  const failure = /error in WAL record at ([0-9A-F]+\/[0-9A-F]+): (.*)/.exec(stderr);
+  if (failure) {
+    result.errorAt = parseLsn(failure[1]!);
+    result.errorMessage = failure[2]!.trim();
+  }
+  return result;
+}
+
+export type ComputeWindowOptions = {
+  archiveDir: string;
+  /** Manifests of the available base backups. */
+  baseBackups: Manifest[];
+  pgBinDir?: string | undefined;
+  /** Follow this timeline (default: the newest one in the archive). */
+  timeline?: number | undefined;
+};
+
+/**
+ * The moments a PITR can reach: for each base backup on the followed timeline's ancestry, from the
+ * end of that backup through every contiguous, readable WAL segment in the archive. A missing,
+ * short or unreadable segment ends the stretch (pg_waldump reads every record, so corruption is
+ * found here, not halfway through a restore).
+ */
+export async function computeRecoverableWindow(options: ComputeWindowOptions): Promise<RecoverableWindow> {
+  const segmentSize = options.baseBackups[0]?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const archive = await listArchive(options.archiveDir, segmentSize);
+  const timeline = options.timeline ?? archive.newestTimeline;
+  const ancestry = timelineAncestry(timeline, archive.histories.get(timeline));
+  const problems = new Set<string>();
+  const restorePoints = new Map<string, RestorePoint>();
+  const ranges: WindowRange[] = [];
+
+  const bases = options.baseBackups
+    .filter((b) => b.kind === "base" && b.walStopLsn && b.timeline !== undefined)
+    .filter((b) => onAncestry(ancestry, b.timeline!, parseLsn(b.walStopLsn!)))
+    .sort((a, b) => (parseLsn(a.walStopLsn!) < parseLsn(b.walStopLsn!) ? -1 : 1));
+
+  // Chains of contiguous segments, computed once and shared by the base backups inside them.
+  let chain: { start: bigint; end: bigint; scan: { to: WindowPoint; endReason: string } } | undefined;
+  for (const base of bases) {
+    const stop = parseLsn(base.walStopLsn!);
+    const startSeg = segmentOf(stop, segmentSize);
+    if (!chain || startSeg < chain.start || startSeg > chain.end) {
+      chain = await walkChain(startSeg, base);
+      if (!chain) {
+        const at = isoMicros(base.finishedAt);
+        ranges.push({ timeline, base: base.artifact, from: { time: at, lsn: base.walStopLsn! }, to: { time: at, lsn: base.walStopLsn! }, endReason: `no archived WAL after the backup (${segmentFileName(timelineForSegment(ancestry, startSeg, segmentSize), startSeg, segmentSize)} missing)` });
+        continue;
+      }
+    }
+    const to = chain.scan.to;
+    const fromTime = isoMicros(base.finishedAt);
+    ranges.push({ timeline, base: base.artifact, from: { time: fromTime, lsn: base.walStopLsn! }, to: to.time < fromTime ? { ...to, time: fromTime } : to, endReason: chain.scan.endReason });
+  }
+
+  return { timeline, ranges, restorePoints: [...restorePoints.values()], problems: [...problems] };
+
+  async function walkChain(startSeg: bigint, base: Manifest) {
+    let segno = startSeg;
+    let endReason = "end of the archive";
+    const runs: { timeline: number; first: bigint; last: bigint }[] = [];
+    for (;;) {
+      const tli = timelineForSegment(ancestry, segno, segmentSize);
+      const name = segmentFileName(tli, segno, segmentSize);
+      const file = archive.segments.get(`${tli}:${segno}`);
+      if (!file) {
+        // The newest segment is normally still being written: only a hole before later segments is a problem.
+        if (hasLaterSegment(segno)) {
+          endReason = `segment ${name} is missing from the archive`;
+          problems.add(endReason);
+        }
+        break;
+      }
+      if (file.size !== segmentSize) {
+        endReason = `segment ${name} is truncated (${file.size} of ${segmentSize} bytes)`;
+        problems.add(endReason);
+        break;
+      }
+      const run = runs.at(-1);
+      if (run && run.timeline === tli && run.last === segno - 1n) run.last = segno;
+      else runs.push({ timeline: tli, first: segno, last: segno });
+      segno += 1n;
+    }
+    if (runs.length === 0) return undefined;
+
+    let to: WindowPoint = { time: isoMicros(base.finishedAt), lsn: base.walStopLsn! };
+    let lastSegEnd = segno * BigInt(segmentSize);
+    for (const [index, run] of runs.entries()) {
+      const scan = await scanSegments(
+        options.archiveDir,
+        run.timeline,
+        segmentFileName(run.timeline, run.first, segmentSize),
+        segmentFileName(run.timeline, run.last, segmentSize),
+        options.pgBinDir,
+      );
+      for (const point of scan.restorePoints) restorePoints.set(point.name, { name: point.name, lsn: formatLsn(point.lsn), timeline: run.timeline });
+      if (scan.lastCommit) to = { time: scan.lastCommit.time, lsn: formatLsn(scan.lastCommit.lsn) };
+      else if (scan.lastRecordLsn !== undefined && to.lsn === base.walStopLsn) to = { ...to, lsn: formatLsn(scan.lastRecordLsn) };
+      const lastRun = index === runs.length - 1;
+      const errorInLastSegment = scan.errorAt !== undefined && segmentOf(scan.errorAt, segmentSize) >= run.last;
+      if (scan.errorAt !== undefined && !(lastRun && errorInLastSegment)) {
+        const bad = segmentFileName(run.timeline, segmentOf(scan.errorAt, segmentSize), segmentSize);
+        endReason = `segment ${bad} is damaged at ${formatLsn(scan.errorAt)} (${scan.errorMessage ?? "unreadable record"})`;
+        problems.add(endReason);
+        lastSegEnd = scan.errorAt;
+        break;
+      }
+    }
+    return { start: startSeg, end: segmentOf(lastSegEnd - 1n, segmentSize), scan: { to, endReason } };
+  }
+
+  function hasLaterSegment(segno: bigint): boolean {
+    for (const key of archive.segments.keys()) {
+      const [tli, seg] = key.split(":");
+      if (BigInt(seg!) > segno && ancestry.some((span) => span.timeline === Number(tli))) return true;
+    }
+    return false;
+  }
+}
+
+function onAncestry(ancestry: TimelineSpan[], timeline: number, lsn: bigint): boolean {
+  const span = ancestry.find((s) => s.timeline === timeline);
+  if (!span) return false;
+  return lsn >= span.begin && (span.end === null || lsn <= span.end);
+}
+
+/** The window as lines for a person. */
+export function describeWindow(window: RecoverableWindow): string[] {
+  if (window.ranges.length === 0) return ["No recoverable window: there is no base backup on this timeline (npm run backup -- --kinds base)."];
+  const lines = window.ranges.map(
+    (r) => `timeline ${r.timeline}: ${r.from.time} (${r.from.lsn}) → ${r.to.time} (${r.to.lsn}) from ${r.base}; ends: ${r.endReason}`,
+  );
+  for (const p of window.problems) lines.push(`problem: ${p}`);
+  return lines;
+}
