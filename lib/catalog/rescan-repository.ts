@@ -1,4 +1,5 @@
 import { readdir } from "node:fs/promises";
+import path from "node:path";
 import { and, eq, notInArray } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { backupArtifacts } from "@/lib/db/schema";
@@ -11,7 +12,8 @@ import { recordArtifact } from "./record-artifact";
  */
 export async function rescanRepository(db: Db, targetId: number, targetDir: string): Promise<{ indexed: number; missing: number; unreadable: string[] }> {
   const names = await readdir(targetDir).catch(() => [] as string[]);
-  const manifests = names.filter((n) => n.endsWith(".manifest.json") && !n.startsWith("."));
+  const baseNames = (await readdir(path.join(targetDir, "base")).catch(() => [] as string[])).map((n) => `base/${n}`);
+  const manifests = [...names, ...baseNames].filter((n) => n.endsWith(".manifest.json") && !path.basename(n).startsWith("."));
   const found: string[] = [];
   const unreadable: string[] = [];
   for (const manifestFile of manifests) {

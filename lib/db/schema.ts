@@ -141,6 +141,31 @@ export const schedules = pgTable("schedules", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** pg_stat_archiver and the archive backlog, sampled over time (health charts, RPO exposure). */
+export const archiverSamples = pgTable(
+  "archiver_samples",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    targetId: integer("target_id")
+      .notNull()
+      .references(() => targets.id, { onDelete: "cascade" }),
+    sampledAt: timestamp("sampled_at", { withTimezone: true }).notNull().defaultNow(),
+    archivedCount: bigint("archived_count", { mode: "number" }).notNull(),
+    failedCount: bigint("failed_count", { mode: "number" }).notNull(),
+    lastArchivedWal: text("last_archived_wal"),
+    lastArchivedAt: timestamp("last_archived_at", { withTimezone: true }),
+    lastFailedWal: text("last_failed_wal"),
+    lastFailedAt: timestamp("last_failed_at", { withTimezone: true }),
+    /** .ready files waiting in pg_wal/archive_status (null when the role may not list them). */
+    readyCount: integer("ready_count"),
+    /** Seconds since the last segment was archived: the data a disaster now would lose. */
+    rpoExposureSeconds: integer("rpo_exposure_seconds"),
+    healthy: boolean("healthy").notNull(),
+    alert: text("alert"),
+  },
+  (table) => [index("archiver_samples_target_time_idx").on(table.targetId, table.sampledAt)],
+);
+
 /**
  * Append-only audit log. Each row's `hash` is sha256 over its content and `prevHash` (the previous
  * row's hash), so editing or deleting a row breaks the chain at that row.
@@ -164,4 +189,5 @@ export type User = typeof users.$inferSelect;
 export type Run = typeof runs.$inferSelect;
 export type BackupArtifact = typeof backupArtifacts.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
+export type ArchiverSample = typeof archiverSamples.$inferSelect;
 export type Role = (typeof roleEnum.enumValues)[number];

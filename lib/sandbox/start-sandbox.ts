@@ -145,6 +145,8 @@ async function seedDemoDatabase(demo: LocalCluster, env: TEnv, root: string, log
   await ensureRoleAndDatabase(demo, env.DB_USER, env.DB_PASSWORD, env.DB_NAME);
   // Named restore points and base backups (later) need these; the demo owner is the backup user.
   await demo.query(`alter role ${pg.escapeIdentifier(env.DB_USER)} with replication`);
+  // pg_monitor: read the archive backlog (.ready files) for the health checks.
+  await demo.query(`grant pg_monitor to ${pg.escapeIdentifier(env.DB_USER)}`);
   // Function privileges are per database. Restore points and WAL switches are cluster-wide, so the
   // grants go in `postgres`: in the app's database they would land in every dump of it.
   await demo.query(`grant execute on function pg_create_restore_point(text) to ${pg.escapeIdentifier(env.DB_USER)}`);
