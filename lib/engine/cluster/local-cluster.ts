@@ -95,8 +95,11 @@ export class LocalCluster {
   }
 
   private async configuredPort(): Promise<number | undefined> {
-    const conf = await readFile(path.join(this.dataDir, "postgresql.conf"), "utf8").catch(() => "");
-    const matches = [...conf.matchAll(/^\s*port\s*=\s*(\d+)/gm)];
+    // postgresql.auto.conf is read after postgresql.conf, so its setting wins.
+    const conf = (
+      await Promise.all(["postgresql.conf", "postgresql.auto.conf"].map((f) => readFile(path.join(this.dataDir, f), "utf8").catch(() => "")))
+    ).join("\n");
+    const matches = [...conf.matchAll(/^\s*port\s*=\s*'?(\d+)'?/gm)];
     const last = matches.at(-1)?.[1];
     return last ? Number(last) : undefined;
   }

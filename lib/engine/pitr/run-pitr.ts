@@ -6,6 +6,7 @@ import { LocalCluster, confValue } from "../cluster/local-cluster";
 import { handToClusterUser, isRoot, CLUSTER_OS_USER } from "../cluster/os-user";
 import type { BackupLog } from "../log/backup-log";
 import { withClient } from "../pg/server-info";
+import { formatLsn, historyFileName, parseLsn, timelineAncestry } from "../wal/wal-names";
 import type { PitrPlan } from "./plan-pitr";
 
 const execFileAsync = promisify(execFile);
@@ -116,7 +117,7 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
     await new Promise((r) => setTimeout(r, 200));
   }
   options.onPhase?.("checking the cluster accepts writes");
-  return withClient(cluster.adminConnection(), async (c) => {
+  const result = await withClient(cluster.adminConnection(), async (c) => {
     await c.query("select txid_current()");
     const { rows } = await c.query<{ timeline: number; last: Date | null }>(
       "select timeline_id as timeline, pg_last_xact_replay_timestamp() as last from pg_control_checkpoint()",
@@ -125,6 +126,24 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
     const { rows: tl } = await c.query<{ tli: string }>("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli");
     return { timeline: tl[0] ? parseInt(tl[0].tli, 16) : rows[0]!.timeline, lastReplayed: rows[0]?.last ? rows[0].last.toISOString() : null };
   });
+
+  // "latest" has no target PostgreSQL could miss: recovery simply ends where restore_command stops
+  // finding WAL. Where it ended is the new timeline's switch point; it must be past the last
+  // commit the plan saw, or the restore would quietly lose data.
+  if (options.plan.target.kind === "latest") {
+    const history = await readFile(path.join(cluster.dataDir, "pg_wal", historyFileName(result.timeline)), "utf8").catch(() => "");
+    const ended = timelineAncestry(result.timeline, history).at(-1)!.begin;
+    const expected = parseLsn(options.plan.range.to.lsn);
+    if (ended <= expected) {
+      await cluster.stop("immediate").catch(() => {});
+      throw new PitrFailedError(
+        `Recovery ended at ${formatLsn(ended)}, before the last archived commit at ${options.plan.range.to.lsn} (${options.plan.range.to.time}). ` +
+          `The archive could not be read completely (check that PostgreSQL's OS user can read ${options.archiveDir}).`,
+        formatLsn(ended),
+      );
+    }
+  }
+  return result;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import type { Manifest } from "../repository/manifest";
 import { PgToolError, runPgTool } from "../pg/run-pg-tool";
 import {
@@ -88,22 +89,12 @@ const RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+), prev [0-9A-F]+\/[0-9A-F]+, desc: (.
 const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/;
 const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
 
-/** Read every record of a run of segments on one timeline with pg_waldump. */
+/** Read every record of a run of segments on one timeline with pg_waldump, line by line (memory stays flat). */
 async function scanSegments(archiveDir: string, timeline: number, first: string, last: string, pgBinDir: string | undefined): Promise<ScanResult> {
-  let output: string;
-  let stderr = "";
-  try {
-    output = (await runPgTool({ tool: "pg_waldump", args: [`--path=${archiveDir}`, `--timeline=${timeline}`, first, last], pgBinDir, env: { TZ: "UTC" } })).stdout;
-  } catch (error) {
-    if (!(error instanceof PgToolError)) throw error;
-    // pg_waldump always ends with an error at the end of valid WAL; the records before it count.
-    output = error.stdout;
-    stderr = error.stderr;
-  }
   const result: ScanResult = { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], errorAt: undefined, errorMessage: undefined };
-  for (const line of output.split("\n")) {
+  const onLine = (line: string) => {
     const record = RECORD.exec(line);
-    if (!record) continue;
+    if (!record) return;
     const lsn = parseLsn(record[1]!);
     result.lastRecordLsn = lsn;
     const desc = record[2]!;
@@ -111,6 +102,22 @@ async function scanSegments(archiveDir: string, timeline: number, first: string,
     if (commit) result.lastCommit = { time: isoMicros(`${commit[1]!.replace(" ", "T")}Z`), lsn };
     const point = RESTORE_POINT.exec(desc);
     if (point) result.restorePoints.push({ name: point[1]!.trim(), lsn });
+  };
+  let stderr = "";
+  try {
+    await runPgTool({
+      tool: "pg_waldump",
+      args: [`--path=${archiveDir}`, `--timeline=${timeline}`, first, last],
+      pgBinDir,
+      env: { TZ: "UTC" },
+      stdoutConsumer: async (stdout) => {
+        for await (const line of createInterface({ input: stdout, crlfDelay: Infinity })) onLine(line);
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof PgToolError)) throw error;
+    // pg_waldump always ends with an error at the end of valid WAL; the records before it count.
+    stderr = error.stderr;
   }
   const failure = /error in WAL record at ([0-9A-F]+\/[0-9A-F]+): (.*)/.exec(stderr);
   if (failure) {

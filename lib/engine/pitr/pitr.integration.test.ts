@@ -1,0 +1,277 @@
+import { execFile } from "node:child_process";
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findFreePort } from "../cluster/free-port";
+import { LocalCluster } from "../cluster/local-cluster";
+import { CLUSTER_OS_USER, handToClusterUser, isRoot } from "../cluster/os-user";
+import { BackupLog } from "../log/backup-log";
+import { runBaseBackup } from "../physical/run-base-backup";
+import { withClient } from "../pg/server-info";
+import { computeRecoverableWindow } from "../wal/recoverable-window";
+import { sampleArchiver } from "../wal/sample-archiver";
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, segmentFileName, segmentOf } from "../wal/wal-names";
+import { listBaseBackups, PitrRefusedError, planPitr, type PitrPlan } from "./plan-pitr";
+import { parseRecoveryTarget } from "./recovery-target";
+import { PitrFailedError, pitrInPlace, pitrToNewInstance } from "./run-pitr";
+
+const exec = promisify(execFile);
+const repo = path.resolve(import.meta.dirname, "..", "..", "..");
+const archiveWal = path.join(repo, "bin", "archive-wal");
+const restoreWal = path.join(repo, "bin", "restore-wal");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–10)", () => {
+  let work: string;
+  let targetDir: string;
+  let archiveDir: string;
+  let cluster: LocalCluster;
+  let log: BackupLog;
+  const marks: Record<string, string> = {};
+  const extra: LocalCluster[] = [];
+
+  const sql = async <R extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    withClient(cluster.connection("app"), async (c) => (await c.query<R>(text, params)).rows);
+  const markers = async (c: LocalCluster) =>
+    withClient(c.adminConnection("app"), async (client) => (await client.query<{ v: string }>("select v from marker order by id")).rows.map((r) => r.v));
+
+  /** Switch to a new segment and wait until the archiver has it. */
+  const archiveNow = async (c: LocalCluster = cluster) => {
+    const [{ f }] = await withClient(c.adminConnection(), async (client) => (await client.query<{ f: string }>("select pg_walfile_name(pg_switch_wal()) as f")).rows as [{ f: string }]);
+    for (let i = 0; i < 150; i++) {
+      const [row] = await withClient(c.adminConnection(), async (client) => (await client.query<{ w: string | null }>("select last_archived_wal as w from pg_stat_archiver")).rows);
+      if (row?.w && row.w.slice(8) >= f.slice(8)) return;
+      await sleep(200);
+    }
+    throw new Error(`segment ${f} was not archived`);
+  };
+
+  const plan = (target: Parameters<typeof parseRecoveryTarget>[0]) =>
+    planPitr({ targetDir, archiveDir, target: parseRecoveryTarget(target, "UTC") });
+
+  const common = (p: PitrPlan, archive = archiveDir) => ({ plan: p, targetDir, archiveDir: archive, restoreWal, log, targetName: "app" });
+
+  /** PITR into a throwaway instance, return its marker rows, then remove it. */
+  const recoverRows = async (p: PitrPlan, archive = archiveDir) => {
+    const baseDir = path.join(work, `pitr-${Math.random().toString(36).slice(2)}`);
+    const outcome = await pitrToNewInstance({ ...common(p, archive), baseDir, port: await findFreePort() });
+    const instance = (await LocalCluster.existing({ baseDir }))!;
+    try {
+      return { rows: await markers(instance), outcome };
+    } finally {
+      await instance.remove();
+    }
+  };
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), "lifeboat-pitr-"));
+    await chmod(work, 0o755);
+    targetDir = path.join(work, "backups", "app");
+    archiveDir = path.join(targetDir, "archive");
+    await mkdir(archiveDir, { recursive: true, mode: 0o700 });
+    await handToClusterUser(path.join(work, "backups"), targetDir, archiveDir);
+    log = new BackupLog(path.join(work, "logs"));
+    cluster = await LocalCluster.open({
+      baseDir: path.join(work, "cluster"),
+      password: "pitr-super-pw",
+      walLevel: "replica",
+      archiveMode: "on",
+      archiveCommand: `'${archiveWal}' %p '${archiveDir}' %f`,
+    });
+    await cluster.start();
+    await cluster.query("create database app");
+    await sql("create table marker (id serial primary key, v text not null, at timestamptz not null default clock_timestamp())");
+    await archiveNow();
+  });
+
+  afterAll(async () => {
+    for (const c of extra) await c.remove().catch(() => {});
+    await cluster?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("takes a verified base backup with its WAL range and timeline", async () => {
+    const result = await runBaseBackup({ target: { name: "app", connection: cluster.connection("app") }, backupRoot: path.join(work, "backups"), log });
+    expect(result.manifest).toMatchObject({ kind: "base", timeline: 1, compression: "none" });
+    expect(parseLsn(result.manifest.walStopLsn!)).toBeGreaterThan(parseLsn(result.manifest.walStartLsn!));
+    expect(result.manifest.notes?.[0]).toMatch(/pg_verifybackup: backup successfully verified/);
+    expect((await readdir(path.join(targetDir, "base"))).filter((n) => n.startsWith("."))).toEqual([]);
+  });
+
+  it("recovers to a time, a restore point, an LSN and latest, with exactly the rows written before each", async () => {
+    await sql("insert into marker (v) values ('a')");
+    await sleep(50);
+    marks.afterA = new Date().toISOString();
+    await sleep(50);
+    await sql("insert into marker (v) values ('b')");
+    await withClient(cluster.adminConnection(), (c) => c.query("select pg_create_restore_point('after-b')"));
+    await sql("insert into marker (v) values ('c')");
+    const [{ lsn }] = (await sql<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn")) as [{ lsn: string }];
+    marks.afterC = lsn;
+    await sql("insert into marker (v) values ('d')");
+    await archiveNow();
+
+    const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(targetDir) });
+    expect(window.problems).toEqual([]);
+    expect(window.restorePoints.map((p) => p.name)).toContain("after-b");
+
+    const atTime = await plan({ time: marks.afterA.replace("T", " ").replace("Z", "") });
+    expect(atTime.lines.join("\n")).toContain(`time ${marks.afterA}`);
+    expect((await recoverRows(atTime)).rows).toEqual(["a"]);
+    expect((await recoverRows(await plan({ name: "after-b" }))).rows).toEqual(["a", "b"]);
+    expect((await recoverRows(await plan({ lsn: marks.afterC }))).rows).toEqual(["a", "b", "c"]);
+    const latest = await recoverRows(await plan({ latest: true }));
+    expect(latest.rows).toEqual(["a", "b", "c", "d"]);
+    expect(latest.outcome.timeline).toBe(2);
+  });
+
+  it("refuses targets outside the window before touching anything, printing the window", async () => {
+    const tooEarly = await plan({ time: "2001-01-01 00:00:00" }).catch((e: unknown) => e);
+    expect(tooEarly).toBeInstanceOf(PitrRefusedError);
+    expect((tooEarly as Error).message).toMatch(/outside what can be recovered[\s\S]*Recoverable window:[\s\S]*timeline 1:/);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    await expect(plan({ time: future })).rejects.toBeInstanceOf(PitrRefusedError);
+    await expect(plan({ name: "never-created" })).rejects.toThrow(/No restore point named "never-created"/);
+  });
+
+  it("fails, never succeeds, when PostgreSQL cannot reach the target", async () => {
+    const p = await plan({ latest: true });
+    const beyond = formatLsn(parseLsn(p.range.to.lsn) + 64n * 1024n * 1024n);
+    const forged: PitrPlan = { ...p, target: { kind: "lsn", lsn: beyond } };
+    const error = await recoverRows(forged).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PitrFailedError);
+    expect((error as Error).message).toMatch(/recovery ended before configured recovery target was reached/);
+  });
+
+  it("recovers in place onto a new timeline; a second PITR follows it and never replays the abandoned one", async () => {
+    const p = await plan({ time: marks.afterA!.replace("T", " ").replace("Z", "") });
+    const outcome = await pitrInPlace({ ...common(p), dataDir: cluster.dataDir, keepPrevious: false });
+    expect(outcome.timeline).toBe(2);
+    expect(await markers(cluster)).toEqual(["a"]);
+    expect((await readdir(path.dirname(cluster.dataDir))).filter((n) => n.includes("pre-pitr"))).toEqual([]);
+
+    await sql("insert into marker (v) values ('e')");
+    await sleep(50);
+    marks.afterE = new Date().toISOString();
+    await sleep(50);
+    await sql("insert into marker (v) values ('f')");
+    await archiveNow();
+    expect(await readdir(archiveDir)).toContain("00000002.history");
+
+    const alongNew = await plan({ time: marks.afterE.replace("T", " ").replace("Z", "") });
+    expect(alongNew.range.timeline).toBe(2);
+    expect((await recoverRows(alongNew)).rows).toEqual(["a", "e"]);
+    expect((await recoverRows(await plan({ latest: true }))).rows).toEqual(["a", "e", "f"]);
+  });
+
+  it("puts the previous data directory back when an in-place PITR fails", async () => {
+    const p = await plan({ latest: true });
+    const forged: PitrPlan = { ...p, target: { kind: "lsn", lsn: formatLsn(parseLsn(p.range.to.lsn) + 64n * 1024n * 1024n) } };
+    await expect(pitrInPlace({ ...common(forged), dataDir: cluster.dataDir, keepPrevious: false })).rejects.toThrow(/previous data directory was put back/);
+    expect(await cluster.isRunning()).toBe(true);
+    expect(await markers(cluster)).toEqual(["a", "e", "f"]);
+  });
+
+  it("finds corrupted, truncated and missing segments and ends the window before them", async () => {
+    // Real records across several segments; the damage goes in the middle of them.
+    const lsnOf = async () => parseLsn(((await sql<{ l: string }>("select pg_current_wal_lsn()::text as l")) as [{ l: string }])[0].l);
+    const startLsn = await lsnOf();
+    await sql("insert into marker (v) select 'bulk' || g from generate_series(1, 300000) g");
+    const middle = (startLsn + (await lsnOf())) / 2n;
+    await sql("insert into marker (v) values ('g')");
+    await archiveNow();
+    const bases = await listBaseBackups(targetDir);
+    const intact = await computeRecoverableWindow({ archiveDir, baseBackups: bases });
+    expect(intact.problems).toEqual([]);
+    const end = parseLsn(intact.ranges.at(-1)!.to.lsn);
+    const victim = segmentFileName(2, segmentOf(middle));
+    const offset = Number(middle % BigInt(DEFAULT_SEGMENT_SIZE));
+
+    const damage = async (label: string, how: (file: string) => Promise<void>, expected: RegExp) => {
+      const copy = path.join(work, `archive-${label}`);
+      await cp(archiveDir, copy, { recursive: true });
+      await how(path.join(copy, victim));
+      if (isRoot()) await exec("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, copy]);
+      const window = await computeRecoverableWindow({ archiveDir: copy, baseBackups: bases });
+      expect(window.problems.join("; "), label).toMatch(expected);
+      expect(window.problems.join("; "), label).toContain(victim);
+      expect(parseLsn(window.ranges.at(-1)!.to.lsn), `${label}: ${JSON.stringify(window)}`).toBeLessThan(end);
+      return copy;
+    };
+    const corrupted = await damage("corrupted", async (file) => {
+      const bytes = await readFile(file);
+      bytes[offset] = bytes[offset]! ^ 0xff;
+      await writeFile(file, bytes);
+    }, /damaged at/);
+    await damage("truncated", (file) => truncate(file, 8192), /truncated/);
+    await damage("missing", (file) => rm(file), /missing from the archive/);
+
+    // PITR to "latest" on the damaged archive reaches the last good point, and says where.
+    const latest = await planPitr({ targetDir, archiveDir: corrupted, target: { kind: "latest" } });
+    expect(latest.range.endReason).toMatch(/damaged at/);
+    expect(latest.lines.join("\n")).toContain(`the archive reaches ${latest.range.to.lsn}`);
+    const { rows } = await recoverRows(latest, corrupted);
+    expect(rows).toContain("f");
+    expect(rows).not.toContain("g");
+  });
+
+  it.runIf(isRoot())("refuses to call a PITR done when recovery could not read the archive", async () => {
+    const unreadable = path.join(work, "archive-unreadable");
+    await cp(archiveDir, unreadable, { recursive: true }); // root-owned 0600 copies: the server cannot read them
+    const latest = await planPitr({ targetDir, archiveDir: unreadable, target: { kind: "latest" } });
+    await expect(recoverRows(latest, unreadable)).rejects.toThrow(/Recovery ended at .* before the last archived commit/);
+  });
+
+  it("archive-wal refuses a different cluster; restore-wal reports a missing segment quietly", async () => {
+    const foreign = await LocalCluster.temporary({ archiveMode: "on", archiveCommand: `'${archiveWal}' %p '${archiveDir}' %f` });
+    extra.push(foreign);
+    await foreign.start();
+    const before = await readFile(path.join(archiveDir, "SYSTEM_IDENTIFIER"), "utf8");
+    await withClient(foreign.adminConnection(), (c) => c.query("create table t as select 1; select pg_switch_wal()"));
+    let stats = await sampleArchiver(foreign.adminConnection());
+    for (let i = 0; i < 50 && stats.failedCount === 0; i++) {
+      await sleep(200);
+      stats = await sampleArchiver(foreign.adminConnection());
+    }
+    expect(stats.failedCount).toBeGreaterThan(0);
+    expect(stats.archivedCount).toBe(0);
+    expect(await readFile(path.join(archiveDir, "SYSTEM_IDENTIFIER"), "utf8")).toBe(before);
+    const log = await readFile(foreign.logFile, "utf8");
+    expect(log).toMatch(/this archive belongs to cluster \d+; refusing WAL from cluster \d+/);
+    await foreign.remove();
+
+    const missing = await exec(restoreWal, [archiveDir, "0000000100000000000000FF", path.join(work, "x")]).catch((e: { code: number; stderr: string }) => e);
+    expect(missing).toMatchObject({ code: 1, stderr: "" });
+  });
+
+  it("archiving that fails (repository unwritable) shows in the statistics, loses nothing and drains once fixed", async () => {
+    const archiveMode = (await import("node:fs/promises")).stat;
+    const mode = (await archiveMode(archiveDir)).mode & 0o777;
+    // The archiver runs as the cluster's OS user, which owns the folder: r-x makes it unwritable.
+    await chmod(archiveDir, 0o500);
+    try {
+      await sql("insert into marker (v) values ('while-broken')");
+      await withClient(cluster.adminConnection(), (c) => c.query("select pg_switch_wal()"));
+      let stats = await sampleArchiver(cluster.adminConnection());
+      for (let i = 0; i < 50 && stats.healthy; i++) {
+        await sleep(200);
+        stats = await sampleArchiver(cluster.adminConnection());
+      }
+      expect(stats.healthy).toBe(false);
+      expect(stats.alert).toMatch(/archiving is failing/);
+      expect(stats.lastFailedWal).toMatch(/^00000002/);
+      expect(stats.readyCount).toBeGreaterThan(0);
+    } finally {
+      await chmod(archiveDir, mode);
+    }
+    await sql("insert into marker (v) values ('after-fix')");
+    await archiveNow();
+    const stats = await sampleArchiver(cluster.adminConnection());
+    expect(stats).toMatchObject({ healthy: true, readyCount: 0 });
+    const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(targetDir) });
+    expect(window.problems).toEqual([]);
+    expect((await recoverRows(await plan({ latest: true }))).rows.slice(-2)).toEqual(["while-broken", "after-fix"]);
+  });
+});
