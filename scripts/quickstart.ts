@@ -15,6 +15,10 @@ import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { PgBinaryNotFoundError, findPgBinary } from "@/lib/engine/pg/find-pg-binary";
 import { AGE_IDENTITY_FILE, ensureAgeIdentity, ensureEnvFile, sandboxDefaults } from "@/lib/sandbox/env-file";
 import { startSandbox } from "@/lib/sandbox/start-sandbox";
+import { BackupLog } from "@/lib/engine/log/backup-log";
+import { runBaseBackup } from "@/lib/engine/physical/run-base-backup";
+import { listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
+import { defaultTargetConnection } from "@/lib/targets/default-target";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -54,6 +58,18 @@ async function main() {
   });
   say(`WAL archive: ${path.relative(root, sandbox.archiveDir)}/`);
   say(`default target: ${sandbox.target.name} (${env.DB_USER}@${env.DB_HOST}:${env.DB_PORT}/${env.DB_NAME})`);
+
+  // Archived WAL is only useful from a base backup on: take the first one now.
+  if ((await listBaseBackups(path.join(path.resolve(root, env.BACKUP_DIR), env.DB_TARGET_NAME))).length === 0) {
+    say("taking the first base backup so point-in-time recovery works from now on…");
+    const base = await runBaseBackup({
+      target: { name: env.DB_TARGET_NAME, connection: defaultTargetConnection(env) },
+      backupRoot: path.resolve(root, env.BACKUP_DIR),
+      pgBinDir: env.PG_BIN_DIR,
+      log: new BackupLog(path.resolve(root, env.LOG_DIR), [env.DB_PASSWORD]),
+    });
+    say(`base backup: ${base.artifact}`);
+  }
 
   if (sandbox.admin.password) {
     const line = "─".repeat(60);

@@ -18,7 +18,8 @@ export type PgToolName =
   | "psql"
   | "pg_ctl"
   | "initdb"
-  | "postgres";
+  | "postgres"
+  | "pgbench";
 
 export type PgBinaryLocation = { path: string; version: PgVersion };
 
