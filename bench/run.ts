@@ -6,7 +6,7 @@
  *   BENCH_SCALE=20 (pgbench scale; 20 ≈ 300 MB)   BENCH_WAL_MB=1100   BENCH_SEGMENTS=64
  */
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -53,12 +53,16 @@ async function main() {
   const archiveDir = path.join(targetDir, "archive");
   await mkdir(archiveDir, { recursive: true, mode: 0o700 });
   await handToClusterUser(backupRoot, targetDir, archiveDir);
+  // The server runs archive_command as its own OS user, which may not reach this checkout.
+  const archiveWal = path.join(work, "archive-wal");
+  await copyFile(path.join(repo, "bin", "archive-wal"), archiveWal);
+  await chmod(archiveWal, 0o755);
   const log = new BackupLog(path.join(work, "logs"));
   const cluster = await LocalCluster.open({
     baseDir: path.join(work, "cluster"),
     password: "bench-pw",
     archiveMode: "on",
-    archiveCommand: `'${path.join(repo, "bin", "archive-wal")}' %p '${archiveDir}' %f`,
+    archiveCommand: `'${archiveWal}' %p '${archiveDir}' %f`,
     settings: { max_wal_size: "4GB", checkpoint_timeout: "30min", shared_buffers: "256MB" },
   });
   try {

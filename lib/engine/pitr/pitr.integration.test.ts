@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -19,7 +19,7 @@ import { PitrFailedError, pitrInPlace, pitrToNewInstance } from "./run-pitr";
 
 const exec = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, "..", "..", "..");
-const archiveWal = path.join(repo, "bin", "archive-wal");
+let archiveWal: string;
 const restoreWal = path.join(repo, "bin", "restore-wal");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,6 +68,10 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), "lifeboat-pitr-"));
     await chmod(work, 0o755);
+    // The server runs archive_command as its own OS user, which may not reach this checkout.
+    archiveWal = path.join(work, "archive-wal");
+    await copyFile(path.join(repo, "bin", "archive-wal"), archiveWal);
+    await chmod(archiveWal, 0o755);
     targetDir = path.join(work, "backups", "app");
     archiveDir = path.join(targetDir, "archive");
     await mkdir(archiveDir, { recursive: true, mode: 0o700 });

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { appendFile, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { LocalCluster, confValue } from "../cluster/local-cluster";
@@ -53,10 +53,22 @@ function sh(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function recoverySettings(options: RunPitrOptions): Record<string, string | number | boolean> {
+/**
+ * A copy of restore-wal beside the cluster (in the folder the cluster's OS user owns): the
+ * checkout it comes from may sit where that user cannot read (e.g. under /root).
+ */
+async function installRestoreWal(options: RunPitrOptions, baseDir: string): Promise<string> {
+  const installed = path.join(baseDir, "restore-wal");
+  await copyFile(options.restoreWal, installed);
+  await chmod(installed, 0o755);
+  await handToClusterUser(installed);
+  return installed;
+}
+
+function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
-    restore_command: `${sh(options.restoreWal)} ${sh(options.archiveDir)} %f %p`,
+    restore_command: `${sh(restoreWal)} ${sh(options.archiveDir)} %f %p`,
     recovery_target_timeline: "latest",
     recovery_target_action: "promote",
   };
@@ -161,7 +173,7 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
     await appendSettings(dataDir, {
-      ...recoverySettings(options),
+      ...recoverySettings(options, await installRestoreWal(options, options.baseDir)),
       port: options.port,
       listen_addresses: "127.0.0.1",
       unix_socket_directories: options.baseDir,
@@ -217,7 +229,7 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
       await copyFile(path.join(aside, file), path.join(options.dataDir, file)).catch(() => {});
       await handToClusterUser(path.join(options.dataDir, file)).catch(() => {});
     }
-    await appendSettings(options.dataDir, recoverySettings(options));
+    await appendSettings(options.dataDir, recoverySettings(options, await installRestoreWal(options, baseDir)));
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
     // Recovery settings must not apply at the next start: the cluster is a primary again.
     await appendSettings(options.dataDir, { recovery_target_time: "", recovery_target_name: "", recovery_target_lsn: "", recovery_target_action: "pause" });
