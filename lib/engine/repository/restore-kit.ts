@@ -48,9 +48,21 @@ JSON tool, or with \`npm run restore json <file>\` from a Lifeboat checkout.
 Environment backup (env_<time>.tar.age): decrypt, then \`tar -xf\`; apply config/ and server/ by
 hand, and roles with \`psql -f globals.sql\`.
 
-Base backups and WAL (base/, archive/), when present: restore the base backup's files into an
-empty data directory, set \`restore_command = 'cp ${"${ARCHIVE}"}/%f %p'\` and a recovery target in
-postgresql.conf, create \`recovery.signal\`, start PostgreSQL.
+## 4. Point-in-time recovery by hand (base/ and archive/)
+
+    pg_verifybackup base/<time>                       # every file against its backup_manifest
+    cp -a base/<time>/. /path/to/new/pgdata && chown -R postgres /path/to/new/pgdata
+    cat >> /path/to/new/pgdata/postgresql.auto.conf <<EOF
+    restore_command = 'cp /path/to/backups/${target}/archive/%f %p'
+    recovery_target_time = '2026-01-15 14:30:00+00'   # or recovery_target_name / _lsn, or none for latest
+    recovery_target_action = 'promote'
+    archive_mode = off                                 # a copy must not write into this archive
+    EOF
+    touch /path/to/new/pgdata/recovery.signal
+    pg_ctl -D /path/to/new/pgdata start               # as the postgres user
+
+base/<time>.manifest.json gives each base backup's WAL range and timeline; pick the newest base
+backup that ended before your target.
 `;
 }
 
