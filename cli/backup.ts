@@ -52,6 +52,7 @@ runCli(async () => {
       backupRoot: ctx.env.BACKUP_DIR,
       pgBinDir: ctx.env.PG_BIN_DIR,
       compressionLevel: ctx.env.LIFEBOAT_DUMP_COMPRESSION,
+      dumpJobs: ctx.env.LIFEBOAT_DUMP_JOBS,
       recipients,
       encryptAll: ctx.env.LIFEBOAT_ENCRYPT_BACKUPS,
       environment: { files: ctx.env.LIFEBOAT_ENV_FILES.split(",").map((f) => f.trim()).filter(Boolean), baseDir: process.cwd(), rolePasswords: ctx.env.LIFEBOAT_ENV_ROLE_PASSWORDS },

@@ -75,6 +75,7 @@ program
           fileName: file,
           intoDatabase: opts.into,
           pgBinDir: ctx.env.PG_BIN_DIR,
+          jobs: ctx.env.LIFEBOAT_DUMP_JOBS,
           identities: await identitiesFrom(ctx.env),
           onPhase: (phase) => warn(phase),
         }),

@@ -65,6 +65,8 @@ export const ZEnv = z.object({
   LIFEBOAT_ENCRYPT_BACKUPS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
   /** pg_dump compression level for custom-format dumps, 0 (none) to 9; gzip inside pg_dump. */
   LIFEBOAT_DUMP_COMPRESSION: z.coerce.number().int().min(0, "must be 0 to 9").max(9, "must be 0 to 9").default(6),
+  /** pg_dump/pg_restore jobs: above 1, full dumps use the directory format (full_backup_<time>.dir/). */
+  LIFEBOAT_DUMP_JOBS: z.coerce.number().int("must be a whole number").min(1, "must be 1 to 64").max(64, "must be 1 to 64").default(1),
   /** Files the environment backup carries (comma separated, relative to the working folder). */
   LIFEBOAT_ENV_FILES: z.string().default(".env,docker-compose.yml"),
   /** Zone for PITR times written without an offset ("2026-01-15 14:30:00"); an IANA name. */

@@ -291,6 +291,25 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await target.fingerprint()).toEqual(before);
   });
 
+  it("writes parallel directory-format dumps (LIFEBOAT_DUMP_JOBS) that verify, restore in parallel and refuse damage", async () => {
+    const [dir] = await only(["full"], { dumpJobs: 2 });
+    expect(dir).toMatch(/^full_backup_.*\.dir$/);
+    const manifest = await readManifest(targetDir, dir!);
+    expect(manifest.files.map((f) => f.name)).toContain(`${dir}/toc.dat`);
+    const before = await target.fingerprint();
+    const restored = await restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "parallel_copy", jobs: 2 });
+    expect(restored.rowCounts.every((r) => r.ok)).toBe(true);
+    expect(await target.fingerprint("parallel_copy")).toEqual(before);
+
+    await writeFile(path.join(targetDir, dir!, "extra.dat"), "x");
+    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "never" })).rejects.toThrow(/extra\.dat: not in the manifest/);
+    await rm(path.join(targetDir, dir!, "extra.dat"));
+    await appendFile(path.join(targetDir, dir!, "toc.dat"), "x");
+    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "never" })).rejects.toThrow(/toc\.dat: size/);
+    const [{ n }] = (await target.query<{ n: string }>("select count(*) as n from pg_database where datname = 'never'")) as [{ n: string }];
+    expect(Number(n)).toBe(0);
+  });
+
   it("refuses a client older than the server before writing anything (never a 0-byte backup)", async () => {
     const fakeBin = path.join(work, "old-bin");
     await mkdir(fakeBin, { recursive: true });

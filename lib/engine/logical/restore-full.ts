@@ -39,6 +39,8 @@ export type RestoreFullOptions = {
   intoDatabase?: string | undefined;
   pgBinDir?: string | undefined;
   identities?: string[] | undefined;
+  /** pg_restore jobs for directory-format dumps restored into a new database. */
+  jobs?: number | undefined;
   signal?: AbortSignal | undefined;
   onPhase?: ((phase: string) => void) | undefined;
 };
@@ -73,7 +75,11 @@ export async function restoreFullBackup(options: RestoreFullOptions): Promise<Re
       createdDatabase = await createEmptyDatabase(options.connection, options.intoDatabase);
     }
     const connection = { ...options.connection, database };
-    const args = ["--single-transaction", "--exit-on-error", "--no-password", `--dbname=dbname=${conninfoValue(database)}`];
+    const args = ["--exit-on-error", "--no-password", `--dbname=dbname=${conninfoValue(database)}`];
+    // Parallel jobs cannot share one transaction; they are used only on a database created for
+    // this restore, which is dropped again if anything fails. Over existing data: one transaction.
+    const parallel = file.endsWith(".dir") && createdDatabase && (options.jobs ?? 1) > 1;
+    args.push(parallel ? `--jobs=${options.jobs}` : "--single-transaction");
     if (!createdDatabase) args.push("--clean", "--if-exists");
 
     options.onPhase?.("restoring");

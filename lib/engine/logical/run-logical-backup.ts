@@ -5,8 +5,8 @@ import { preflightClientTool } from "../pg/preflight";
 import { runPgTool } from "../pg/run-pg-tool";
 import { withClient, type ServerInfo } from "../pg/server-info";
 import type { BackupLog } from "../log/backup-log";
-import { commitFile, ensureTargetDir, removeStaleTemps, tempPath } from "../repository/files";
-import { describeFile, writeManifest, type Manifest } from "../repository/manifest";
+import { commitDirectory, commitFile, ensureTargetDir, removeStaleTemps, tempPath } from "../repository/files";
+import { describeFile, describeFolder, writeManifest, type Manifest } from "../repository/manifest";
 import { artifactFileName, backupTimestamp } from "../repository/paths";
 import { writeRestoreKit } from "../repository/restore-kit";
 import { acquireTargetLock } from "../repository/target-lock";
@@ -29,6 +29,8 @@ export type RunLogicalBackupOptions = {
   pgBinDir?: string | undefined;
   /** pg_dump -Z level for the custom-format dump. */
   compressionLevel: number;
+  /** Above 1: the full dump uses the directory format with this many parallel jobs. */
+  dumpJobs?: number | undefined;
   /** age recipients; every artifact is encrypted to them when encryptAll, env backups always. */
   recipients: string[];
   encryptAll: boolean;
@@ -96,23 +98,30 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
     const restorePoint = await createRestorePoint(target.connection, `lifeboat_${target.name}_${timestamp}`);
     const encryptionFor = (kind: LogicalKind) => (kind === "env" || options.encryptAll ? options.recipients : []);
 
+    const parallel = (options.dumpJobs ?? 1) > 1;
     const produce = async (kind: LogicalKind, fn: (temp: string, recipients: string[]) => Promise<Produced>) => {
       const started = Date.now();
       const recipients = encryptionFor(kind);
-      const fileName = artifactFileName(kind, timestamp, recipients.length > 0);
+      const directory = kind === "full" && parallel;
+      const fileName = artifactFileName(kind, timestamp, recipients.length > 0, directory);
       const final = path.join(targetDir, fileName);
       const temp = tempPath(targetDir, fileName);
       let committed = false;
       try {
+        if (directory && recipients.length > 0) {
+          throw new Error("A parallel (directory-format) dump cannot be encrypted: set LIFEBOAT_DUMP_JOBS=1, or LIFEBOAT_ENCRYPT_BACKUPS=false.");
+        }
         if (kind === "env" && recipients.length === 0) {
           throw new Error("Environment backups are always encrypted: set LIFEBOAT_AGE_RECIPIENTS to an age public key (age1…).");
         }
         options.onProgress?.({ kind, phase: "writing" });
         const produced = await fn(temp, recipients);
         options.onProgress?.({ kind, phase: "syncing" });
-        await commitFile(temp, final);
+        if (directory) await commitDirectory(temp, final);
+        else await commitFile(temp, final);
         committed = true;
-        const file = await describeFile(targetDir, fileName);
+        const files = directory ? await describeFolder(targetDir, fileName) : [await describeFile(targetDir, fileName)];
+        const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
         const manifest: Manifest = {
           format: "lifeboat-manifest",
           version: 1,
@@ -122,8 +131,8 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
           database: target.connection.database,
           startedAt: new Date(started).toISOString(),
           finishedAt: new Date().toISOString(),
-          files: [file],
-          sizeBytes: file.size,
+          files,
+          sizeBytes,
           serverVersion: server.version.text,
           systemIdentifier: server.systemIdentifier,
           toolVersions: produced.toolVersions,
@@ -136,7 +145,7 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
         const manifestFile = await writeManifest(targetDir, manifest);
         const durationMs = Date.now() - started;
         artifacts.push({ kind, ok: true, file: fileName, manifestFile, manifest, durationMs });
-        await log.succeeded("backup", { target: target.name, kind, file: fileName, bytes: file.size, duration_ms: durationMs });
+        await log.succeeded("backup", { target: target.name, kind, file: fileName, bytes: sizeBytes, duration_ms: durationMs });
       } catch (error) {
         await rm(temp, { force: true, recursive: true });
         if (committed) await rm(final, { force: true });
@@ -159,7 +168,9 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
               await produce(kind, async (temp, recipients) => {
                 const args =
                   kind === "full"
-                    ? ["--format=custom", `--compress=${options.compressionLevel}`, `--snapshot=${snapshot.id}`]
+                    ? parallel
+                      ? ["--format=directory", `--jobs=${options.dumpJobs}`, `--compress=${options.compressionLevel}`, `--snapshot=${snapshot.id}`]
+                      : ["--format=custom", `--compress=${options.compressionLevel}`, `--snapshot=${snapshot.id}`]
                     : ["--schema-only", "--format=plain", `--snapshot=${snapshot.id}`];
                 const onProgress = (p: { bytes: number }) => options.onProgress?.({ kind, phase: "dumping", bytes: p.bytes });
                 if (recipients.length) {
@@ -183,7 +194,7 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
                     connection: target.connection,
                     pgBinDir: options.pgBinDir,
                     signal: options.signal,
-                    watchFile: temp,
+                    watchFile: kind === "full" && parallel ? undefined : temp,
                     onProgress,
                   });
                 }

@@ -44,6 +44,19 @@ export async function commitFile(temp: string, final: string): Promise<void> {
   await fsyncPath(path.dirname(final));
 }
 
+/** commitFile for a folder (pg_dump's directory format): fsync every file, rename, fsync the parent. */
+export async function commitDirectory(temp: string, final: string): Promise<void> {
+  await chmod(temp, DIR_MODE);
+  for (const entry of await readdir(temp, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    await chmod(path.join(temp, entry.name), FILE_MODE);
+    await fsyncPath(path.join(temp, entry.name));
+  }
+  await fsyncPath(temp);
+  await rename(temp, final);
+  await fsyncPath(path.dirname(final));
+}
+
 /** Remove temporary files left by an interrupted backup (call only while holding the target lock). */
 export async function removeStaleTemps(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);

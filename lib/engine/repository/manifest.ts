@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { commitFile, FILE_MODE, fileSize, sha256File, tempPath } from "./files";
@@ -39,6 +39,12 @@ export type Manifest = z.infer<typeof ZManifest>;
 export async function describeFile(dir: string, name: string): Promise<Manifest["files"][number]> {
   const file = path.join(dir, name);
   return { name, size: await fileSize(file), sha256: await sha256File(file) };
+}
+
+/** Describe every file of a folder artifact (names relative to the target's folder). */
+export async function describeFolder(dir: string, folder: string): Promise<Manifest["files"]> {
+  const names = (await readdir(path.join(dir, folder), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  return Promise.all(names.map((name) => describeFile(dir, `${folder}/${name}`)));
 }
 
 /** Write the manifest beside its artifact, atomically. */
@@ -97,6 +103,12 @@ export async function verifyAgainstManifest(targetDir: string, manifest: Manifes
       continue;
     }
     if ((await sha256File(file)) !== entry.sha256) problems.push(`${entry.name}: content changed (sha256 differs from the manifest)`);
+  }
+  if (manifest.kind === "full" && manifest.artifact.endsWith(".dir")) {
+    // A directory-format dump: a file that is not in the manifest is damage too.
+    const listed = new Set(manifest.files.map((f) => f.name));
+    const present = await readdir(path.join(targetDir, manifest.artifact)).catch(() => [] as string[]);
+    for (const name of present) if (!listed.has(`${manifest.artifact}/${name}`)) problems.push(`${manifest.artifact}/${name}: not in the manifest (extra file)`);
   }
   return problems.length ? { ok: false, problems } : { ok: true };
 }

@@ -30,8 +30,12 @@ const SUFFIX: Record<Exclude<ArtifactKind, "base">, string> = {
   env: ".tar",
 };
 
-/** File name of an artifact in its target's folder (DESIGN.md's layout); `.age` when encrypted. */
-export function artifactFileName(kind: Exclude<ArtifactKind, "base">, timestamp: string, encrypted: boolean): string {
+/**
+ * File name of an artifact in its target's folder (DESIGN.md's layout); `.age` when encrypted.
+ * A full dump in pg_dump's directory format (parallel jobs) is a folder, `full_backup_<time>.dir`.
+ */
+export function artifactFileName(kind: Exclude<ArtifactKind, "base">, timestamp: string, encrypted: boolean, directory = false): string {
+  if (directory) return `${PREFIX[kind]}${timestamp}.dir`;
   return `${PREFIX[kind]}${timestamp}${SUFFIX[kind]}${encrypted ? ".age" : ""}`;
 }
 
@@ -44,6 +48,10 @@ export function parseArtifactFileName(name: string): { kind: Exclude<ArtifactKin
   for (const kind of Object.keys(PREFIX) as Exclude<ArtifactKind, "base">[]) {
     const prefix = PREFIX[kind];
     if (!name.startsWith(prefix)) continue;
+    if (kind === "full" && name.endsWith(".dir")) {
+      const timestamp = name.slice(prefix.length, -4);
+      if (parseBackupTimestamp(timestamp)) return { kind, timestamp, encrypted: false };
+    }
     const encrypted = name.endsWith(".age");
     const rest = name.slice(prefix.length, encrypted ? -4 : undefined);
     if (!rest.endsWith(SUFFIX[kind])) continue;
@@ -83,6 +91,7 @@ export async function resolveArtifactPath(targetDir: string, name: string): Prom
   const info = await lstat(full).catch(() => undefined);
   if (!info) throw new UnsafePathError(name, `there is no such backup in ${targetDir}`);
   if (info.isSymbolicLink()) throw new UnsafePathError(name, "it is a symbolic link");
-  if (!info.isFile()) throw new UnsafePathError(name, "it is not a file");
+  const dumpFolder = info.isDirectory() && base.endsWith(".dir");
+  if (!info.isFile() && !dumpFolder) throw new UnsafePathError(name, "it is not a file");
   return full;
 }
