@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
@@ -61,6 +61,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
   // The server (running as the cluster's OS user) writes WAL into the archive.
   await handToClusterUser(backupRoot, targetDir, archiveDir);
   await mkdir(path.join(root, ".lifeboat"), { recursive: true, mode: 0o755 });
+  await chmod(path.join(root, ".lifeboat"), 0o755);
   await assertClusterUserCanReach(path.join(root, ".lifeboat"));
   await assertClusterUserCanReach(archiveDir);
 
