@@ -38,6 +38,24 @@ describe("bin/archive-wal", () => {
     expect(await readFile(path.join(dir, "000000010000000000000002"), "utf8")).toBe("original");
   });
 
+  it("--zstd stores <name>.zst, dedupes by content, and restore-wal gives the original bytes back", async () => {
+    const src = path.join(dir, "src");
+    const other = path.join(dir, "other");
+    await writeFile(src, Buffer.alloc(64 * 1024, 7));
+    await writeFile(other, Buffer.alloc(64 * 1024, 8));
+    const archive = path.join(dir, "archive");
+    await run("mkdir", [archive]);
+    await run(script, ["--zstd", src, archive, "000000010000000000000003"]);
+    expect(await readdir(archive)).toEqual(["000000010000000000000003.zst"]);
+    await run(script, ["--zstd", src, archive, "000000010000000000000003"]);
+    await run(script, [src, archive, "000000010000000000000003"]); // plain re-push of the same bytes
+    await expect(run(script, ["--zstd", other, archive, "000000010000000000000003"])).rejects.toMatchObject({ code: 1 });
+    const restoreWal = path.resolve(import.meta.dirname, "restore-wal");
+    await run(restoreWal, [archive, "000000010000000000000003", path.join(dir, "restored")]);
+    expect(await readFile(path.join(dir, "restored"))).toEqual(await readFile(src));
+    await expect(run(restoreWal, [archive, "000000010000000000000009", path.join(dir, "nope")])).rejects.toMatchObject({ code: 1, stderr: "" });
+  });
+
   it("refuses a file name that could leave the archive", async () => {
     await writeFile(path.join(dir, "src"), "x");
     await expect(run(script, [path.join(dir, "src"), dir, "../escape"])).rejects.toMatchObject({ code: 2 });

@@ -69,6 +69,8 @@ export const ZEnv = z.object({
   LIFEBOAT_DUMP_JOBS: z.coerce.number().int("must be a whole number").min(1, "must be 1 to 64").max(64, "must be 1 to 64").default(1),
   /** Files the environment backup carries (comma separated, relative to the working folder). */
   LIFEBOAT_ENV_FILES: z.string().default(".env,docker-compose.yml"),
+  /** How bin/archive-wal stores segments for clusters Lifeboat configures: plain, or zstd (-1, ~4x smaller). */
+  LIFEBOAT_WAL_COMPRESSION: z.enum(["none", "zstd"], { error: "must be none or zstd" }).default("none"),
   /** Zone for PITR times written without an offset ("2026-01-15 14:30:00"); an IANA name. */
   LIFEBOAT_TIMEZONE: z.string().default("UTC"),
   /** Keep the data directory an in-place PITR replaced (default: removed once the result is healthy). */

@@ -11,6 +11,7 @@ bash scripts/ensure-deps.sh
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v age >/dev/null 2>&1 || missing+=(age)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "Missing Debian packages: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})" >&2

@@ -72,7 +72,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
     pgBinDir: env.PG_BIN_DIR,
     walLevel: "replica",
     archiveMode: "on",
-    archiveCommand: `${shellQuote(archiveWal)} %p ${shellQuote(archiveDir)} %f`,
+    archiveCommand: `${shellQuote(archiveWal)}${env.LIFEBOAT_WAL_COMPRESSION === "zstd" ? " --zstd" : ""} %p ${shellQuote(archiveDir)} %f`,
     settings: { archive_timeout: 300 },
     password: undefined,
   }, log);

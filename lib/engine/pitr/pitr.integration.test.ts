@@ -221,6 +221,23 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect(rows).not.toContain("g");
   });
 
+  it("reads a zstd-compressed archive for the window and for recovery", async () => {
+    const compressed = path.join(work, "archive-zstd");
+    await cp(archiveDir, compressed, { recursive: true });
+    for (const name of await readdir(compressed)) {
+      if (!/^[0-9A-F]{24}$/.test(name)) continue;
+      await exec("zstd", ["-q", "--rm", path.join(compressed, name)]);
+    }
+    if (isRoot()) await exec("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, compressed]);
+    const bases = await listBaseBackups(targetDir);
+    const plain = await computeRecoverableWindow({ archiveDir, baseBackups: bases });
+    const zstd = await computeRecoverableWindow({ archiveDir: compressed, baseBackups: bases });
+    expect(zstd.problems).toEqual([]);
+    expect(zstd.ranges.at(-1)!.to).toEqual(plain.ranges.at(-1)!.to);
+    const latest = await planPitr({ targetDir, archiveDir: compressed, target: { kind: "latest" } });
+    expect((await recoverRows(latest, compressed)).rows.at(-1)).toBe("g");
+  });
+
   it.runIf(isRoot())("refuses to call a PITR done when recovery could not read the archive", async () => {
     const unreadable = path.join(work, "archive-unreadable");
     await cp(archiveDir, unreadable, { recursive: true }); // root-owned 0600 copies: the server cannot read them

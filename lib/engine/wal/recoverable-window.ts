@@ -1,4 +1,7 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
+import os from "node:os";
+import { promisify } from "node:util";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Manifest } from "../repository/manifest";
@@ -85,6 +88,8 @@ type ScanResult = {
   errorMessage: string | undefined;
 };
 
+const execFileAsync = promisify(execFile);
+
 const RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+), prev [0-9A-F]+\/[0-9A-F]+, desc: (.*)$/;
 const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/;
 const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
@@ -143,6 +148,18 @@ export type ComputeWindowOptions = {
  * found here, not halfway through a restore).
  */
 export async function computeRecoverableWindow(options: ComputeWindowOptions): Promise<RecoverableWindow> {
+  const names = await readdir(options.archiveDir).catch(() => [] as string[]);
+  if (names.some((n) => n.endsWith(".zst"))) {
+    // pg_waldump reads plain segments only: decompress into a scratch folder first.
+    const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-wal-"));
+    try {
+      const failures = await materializeArchive(options.archiveDir, scratch, names);
+      const window = await computeRecoverableWindow({ ...options, archiveDir: scratch });
+      return { ...window, problems: [...failures, ...window.problems] };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
   const segmentSize = options.baseBackups[0]?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE;
   const archive = await listArchive(options.archiveDir, segmentSize);
   const timeline = options.timeline ?? archive.newestTimeline;
@@ -237,6 +254,25 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
     }
     return false;
   }
+}
+
+async function materializeArchive(archiveDir: string, scratch: string, names: string[]): Promise<string[]> {
+  const failures: string[] = [];
+  for (const name of names) {
+    if (name.startsWith(".")) continue;
+    const source = path.join(archiveDir, name);
+    if (name.endsWith(".zst")) {
+      try {
+        await execFileAsync("zstd", ["-dqf", "-o", path.join(scratch, name.slice(0, -4)), source]);
+      } catch {
+        await rm(path.join(scratch, name.slice(0, -4)), { force: true });
+        failures.push(`segment ${name} cannot be decompressed`);
+      }
+    } else {
+      await symlink(source, path.join(scratch, name));
+    }
+  }
+  return failures;
 }
 
 function onAncestry(ancestry: TimelineSpan[], timeline: number, lsn: bigint): boolean {
