@@ -10,7 +10,10 @@ import { existsSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { EnvError, getEnv, requireAuthSecret } from "@/lib/env";
+import { EnvError, getEnv, requireAuthSecret, type TEnv } from "@/lib/env";
+import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
+import { createDb } from "@/lib/db/client";
+import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { PgBinaryNotFoundError, findPgBinary } from "@/lib/engine/pg/find-pg-binary";
 import { AGE_IDENTITY_FILE, ensureAgeIdentity, ensureEnvFile, sandboxDefaults } from "@/lib/sandbox/env-file";
@@ -79,7 +82,33 @@ async function main() {
   }
 
   if (args["no-serve"]) return;
-  await serve(webPort);
+  const stopSampling = sampleArchiverEveryMinute(env, sandbox.target.id);
+  try {
+    await serve(webPort);
+  } finally {
+    stopSampling();
+  }
+}
+
+/**
+ * While the sandbox serves, pg_stat_archiver and the backlog are sampled into the metadata store
+ * once a minute (the job queue will own this for production workers).
+ */
+function sampleArchiverEveryMinute(env: TEnv, targetId: number): () => void {
+  const meta = createDb(env.DATABASE_URL, { max: 1 });
+  const sample = async () => {
+    try {
+      await recordArchiverSample(meta.db, targetId, await sampleArchiver(defaultTargetConnection(env)));
+    } catch (error) {
+      say(`archiver sample failed: ${(error as Error).message}`);
+    }
+  };
+  void sample();
+  const timer = setInterval(() => void sample(), 60_000);
+  return () => {
+    clearInterval(timer);
+    void meta.close();
+  };
 }
 
 async function newestMtime(dir: string): Promise<number> {
