@@ -242,7 +242,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     const unreadable = path.join(work, "archive-unreadable");
     await cp(archiveDir, unreadable, { recursive: true }); // root-owned 0600 copies: the server cannot read them
     const latest = await planPitr({ targetDir, archiveDir: unreadable, target: { kind: "latest" } });
-    await expect(recoverRows(latest, unreadable)).rejects.toThrow(/Recovery ended at .* before the last archived commit/);
+    await expect(recoverRows(latest, unreadable)).rejects.toThrow(/Recovery ended at .* before the end of the archived WAL/);
   });
 
   it("archive-wal refuses a different cluster; restore-wal reports a missing segment quietly", async () => {

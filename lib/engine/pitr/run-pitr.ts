@@ -141,7 +141,7 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
 
   // "latest" has no target PostgreSQL could miss: recovery simply ends where restore_command stops
   // finding WAL. Where it ended is the new timeline's switch point; it must be past the last
-  // commit the plan saw, or the restore would quietly lose data.
+  // record the plan saw, or the restore would quietly lose data.
   if (options.plan.target.kind === "latest") {
     const history = await readFile(path.join(cluster.dataDir, "pg_wal", historyFileName(result.timeline)), "utf8").catch(() => "");
     const ended = timelineAncestry(result.timeline, history).at(-1)!.begin;
@@ -149,7 +149,7 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
     if (ended <= expected) {
       await cluster.stop("immediate").catch(() => {});
       throw new PitrFailedError(
-        `Recovery ended at ${formatLsn(ended)}, before the last archived commit at ${options.plan.range.to.lsn} (${options.plan.range.to.time}). ` +
+        `Recovery ended at ${formatLsn(ended)}, before the end of the archived WAL at ${options.plan.range.to.lsn} (last commit ${options.plan.range.to.time}). ` +
           `The archive could not be read completely (check that PostgreSQL's OS user can read ${options.archiveDir}).`,
         formatLsn(ended),
       );

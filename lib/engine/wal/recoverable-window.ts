@@ -29,7 +29,10 @@ export function isoMicros(text: string | Date): string {
 
 export type WindowPoint = { time: string; lsn: string };
 
-/** One stretch of recoverable time: from the end of a base backup to the last reachable commit. */
+/**
+ * One stretch of recoverable time: from the end of a base backup to the last readable WAL record
+ * (`to.lsn`) and the last commit before it (`to.time`).
+ */
 export type WindowRange = {
   timeline: number;
   /** The base backup this stretch starts from (base/<time>). */
@@ -232,8 +235,10 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
         options.pgBinDir,
       );
       for (const point of scan.restorePoints) restorePoints.set(point.name, { name: point.name, lsn: formatLsn(point.lsn), timeline: run.timeline });
-      if (scan.lastCommit) to = { time: scan.lastCommit.time, lsn: formatLsn(scan.lastCommit.lsn) };
-      else if (scan.lastRecordLsn !== undefined && to.lsn === base.walStopLsn) to = { ...to, lsn: formatLsn(scan.lastRecordLsn) };
+      // The time is the last commit's; the position is the last readable record's, so a restore
+      // point written after the last commit (as every backup set writes one) is still reachable.
+      if (scan.lastCommit) to = { ...to, time: scan.lastCommit.time };
+      if (scan.lastRecordLsn !== undefined) to = { ...to, lsn: formatLsn(scan.lastRecordLsn) };
       const lastRun = index === runs.length - 1;
       const errorInLastSegment = scan.errorAt !== undefined && segmentOf(scan.errorAt, segmentSize) >= run.last;
       if (scan.errorAt !== undefined && !(lastRun && errorInLastSegment)) {
