@@ -140,7 +140,7 @@ export function readSecretRef(ref: string | null | undefined): string | undefine
 
 /**
  * The environment handed to child processes (pg_dump, initdb, ...): this process's environment
- * without any libpq variable, so a stray PGPASSWORD/PGHOST from the caller's shell can neither
+ * without any libpq variable, so a stray password or host variable from the caller's shell can neither
  * leak into a child nor redirect it. Callers add exactly the PG* variables a job needs.
  */
 export function childProcessBaseEnv(): NodeJS.ProcessEnv {
