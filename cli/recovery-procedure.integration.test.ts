@@ -8,7 +8,7 @@ import { backupArtifacts, runs } from "@/lib/db/schema";
 import { generateKeyPair } from "@/lib/engine/crypto/age";
 import { runPgTool } from "@/lib/engine/pg/run-pg-tool";
 import { createTestMetadataDb, type TestMetadataDb } from "@/test/helpers/metadata-db";
-import { createTestTarget, type TestTarget } from "@/test/helpers/target";
+import { cliEnv, createTestTarget, type TestTarget } from "@/test/helpers/target";
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, "..");
@@ -47,24 +47,15 @@ describe("the seed's recovery procedure, through the CLI", () => {
     const keys = await generateKeyPair();
     await writeFile(path.join(work, "age-identity.txt"), `${keys.identity}\n`, { mode: 0o600 });
     await writeFile(path.join(work, "app.env"), "APP_SECRET=shh\n");
-    env = {
-      NODE_ENV: "test",
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
+    env = cliEnv(target, {
       DATABASE_URL: meta.url,
-      DB_HOST: "127.0.0.1",
-      DB_PORT: String(target.cluster.port),
-      DB_NAME: "app",
-      DB_USER: "app",
-      DB_PASSWORD: target.connection.password,
-      DB_TARGET_NAME: "app",
       DB_PRISMA_SCHEMA: path.join(repo, "demo", "schema.prisma"),
       BACKUP_DIR: path.join(work, "backups"),
       LOG_DIR: path.join(work, "logs"),
       LIFEBOAT_AGE_RECIPIENTS: keys.recipient,
       LIFEBOAT_AGE_IDENTITY_FILE: path.join(work, "age-identity.txt"),
       LIFEBOAT_ENV_FILES: path.join(work, "app.env"),
-    };
+    });
     before = await target.fingerprint();
   });
 

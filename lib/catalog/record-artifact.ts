@@ -1,4 +1,3 @@
-import { and, eq } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { backupArtifacts } from "@/lib/db/schema";
 import type { Manifest } from "@/lib/engine/repository/manifest";
@@ -31,11 +30,4 @@ export async function recordArtifact(db: Db, input: { targetId: number; runId?: 
     .insert(backupArtifacts)
     .values(values)
     .onConflictDoUpdate({ target: [backupArtifacts.targetId, backupArtifacts.fileName], set: onUpdate });
-}
-
-export async function markArtifactVerified(db: Db, targetId: number, fileName: string, status: "ok" | "damaged"): Promise<void> {
-  await db
-    .update(backupArtifacts)
-    .set({ verifiedAt: new Date(), verifyStatus: status, ...(status === "damaged" ? { status: "damaged" as const } : {}) })
-    .where(and(eq(backupArtifacts.targetId, targetId), eq(backupArtifacts.fileName, fileName)));
 }

@@ -41,13 +41,9 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean
   try {
     const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [name]);
     if (rowCount) return false;
-    await client.query(`create database ${quoteIdent(name)}`);
+    await client.query(`create database ${pg.escapeIdentifier(name)}`);
     return true;
   } finally {
     await client.end();
   }
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

@@ -8,7 +8,7 @@ import { ensureDatabaseExists, migrateDatabase } from "@/lib/db/migrate";
 import type { Target } from "@/lib/db/schema";
 import type { TEnv } from "@/lib/env";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
-import { LocalCluster } from "@/lib/engine/cluster/local-cluster";
+import { LocalCluster, shellQuote } from "@/lib/engine/cluster/local-cluster";
 import { CLUSTER_OS_USER, handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { upsertDefaultTarget } from "@/lib/targets/default-target";
@@ -34,11 +34,6 @@ export type SandboxResult = {
   target: Target;
   seeded: boolean;
 };
-
-/** Single-quote a word for the shell that PostgreSQL runs archive_command with. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Start (or reuse) the quickstart sandbox: the demo cluster with WAL archiving into the

@@ -17,6 +17,25 @@ export type TestTarget = {
 
 const repo = path.resolve(import.meta.dirname, "..", "..");
 
+/**
+ * The environment a CLI child process gets to back up `target` as the default target "app":
+ * nothing from the test runner's own environment but PATH and HOME.
+ */
+export function cliEnv(target: TestTarget, settings: { DATABASE_URL: string; BACKUP_DIR: string; LOG_DIR: string } & Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: "test",
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DB_HOST: "127.0.0.1",
+    DB_PORT: String(target.cluster.port),
+    DB_NAME: target.connection.database,
+    DB_USER: target.connection.user,
+    DB_PASSWORD: target.connection.password,
+    DB_TARGET_NAME: "app",
+    ...settings,
+  };
+}
+
 /** A throwaway cluster with an app role and database, optionally seeded with the demo data. */
 export async function createTestTarget(options: { seed?: boolean; database?: string; password?: string } = {}): Promise<TestTarget> {
   const cluster = await LocalCluster.temporary({ password: "superuser-secret-pw", walLevel: "replica" });

@@ -29,6 +29,11 @@ export type LocalClusterOptions = {
   settings?: Record<string, string | number | boolean> | undefined;
 };
 
+/** Single-quote a word for /bin/sh, which PostgreSQL runs archive_command and restore_command with. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 /** Quote a value for postgresql.conf. */
 export function confValue(value: string | number | boolean): string {
   if (typeof value === "number") return String(value);
@@ -155,13 +160,6 @@ export class LocalCluster {
     await appendFile(path.join(this.dataDir, "postgresql.conf"), `\n# Lifeboat\n${lines.join("\n")}\n`);
   }
 
-  /** Append settings to postgresql.conf (take effect at the next start or reload). */
-  async configure(settings: Record<string, string | number | boolean>): Promise<void> {
-    const lines = Object.entries(settings).map(([key, value]) => `${key} = ${confValue(value)}`);
-    await appendFile(path.join(this.dataDir, "postgresql.conf"), `${lines.join("\n")}\n`);
-    if (settings.port !== undefined) this.port = Number(settings.port);
-  }
-
   async isRunning(): Promise<boolean> {
     const binary = await findPgBinary("pg_ctl", { pgBinDir: this.options.pgBinDir });
     const command = asClusterUser(binary.path, ["-D", this.dataDir, "status"]);
@@ -187,11 +185,6 @@ export class LocalCluster {
   async stop(mode: "smart" | "fast" | "immediate" = "fast"): Promise<void> {
     if (!(await this.isRunning())) return;
     await this.runBinary("pg_ctl", ["-D", this.dataDir, "-m", mode, "-w", "-t", "120", "stop"]);
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
   }
 
   /** Stop (immediately) and delete everything in the cluster's folder. */

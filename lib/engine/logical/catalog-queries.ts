@@ -43,10 +43,6 @@ export async function countRows(client: pg.ClientBase, tables: TableInfo[]): Pro
   return counts;
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 /** A libpq conninfo value, single-quoted (for the -d of pg_restore, whose value is a conninfo). */
 export function conninfoValue(value: string): string {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 import Cursor from "pg-cursor";
 import type { Writable } from "node:stream";
 import { listColumns, type TableInfo } from "./catalog-queries";
@@ -76,7 +76,7 @@ export async function exportJson(options: {
     const tableJson = JSON.stringify(tableDoc);
     await writeChunk(output, `${index === 0 ? "" : ","}${tableJson.slice(0, -1)},"rows":[\n`);
 
-    const select = columns.length ? columns.map((c) => `${quote(c.name)}::text`).join(", ") : "null";
+    const select = columns.length ? columns.map((c) => `${pg.escapeIdentifier(c.name)}::text`).join(", ") : "null";
     const cursor = client.query(new Cursor(`select ${select} from only ${table.qualified}`, [], { rowMode: "array" }));
     let count = 0;
     try {
@@ -104,8 +104,4 @@ export async function exportJson(options: {
   }
   await writeChunk(output, "]}\n");
   return counts;
-}
-
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

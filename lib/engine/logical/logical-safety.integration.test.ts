@@ -15,7 +15,7 @@ import { restoreEnvironment } from "./restore-environment";
 import { RestoreRefusedError, restoreFullBackup } from "./restore-full";
 import { restoreJsonExport } from "./restore-json";
 import { runLogicalBackup, type LogicalKind, type RunLogicalBackupOptions } from "./run-logical-backup";
-import { createTestTarget, type TestTarget } from "@/test/helpers/target";
+import { cliEnv, createTestTarget, type TestTarget } from "@/test/helpers/target";
 
 const exec = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, "..", "..", "..");
@@ -132,20 +132,12 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     await target.query("create table bulk as select g, md5(g::text) || md5((g * 7)::text) as payload from generate_series(1, 400000) g");
     const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "cli", "backup.ts"), "--kinds", "full"], {
       cwd: repo,
-      env: {
-        NODE_ENV: "test",
-        PATH: process.env.PATH,
+      env: cliEnv(target, {
         DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
-        DB_HOST: "127.0.0.1",
-        DB_PORT: String(target.cluster.port),
-        DB_NAME: "app",
-        DB_USER: "app",
-        DB_PASSWORD: target.connection.password,
-        DB_TARGET_NAME: "app",
         BACKUP_DIR: backupRoot,
         LOG_DIR: path.join(work, "logs"),
         LIFEBOAT_DUMP_COMPRESSION: "9",
-      },
+      }),
       stdio: "ignore",
     });
     const closed = new Promise((r) => child.once("close", r));

@@ -4,9 +4,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { extract } from "tar";
 import { decryptStream } from "../crypto/age";
-import { readManifest, verifyAgainstManifest } from "../repository/manifest";
-import { resolveArtifactPath } from "../repository/paths";
-import { RestoreRefusedError } from "./restore-full";
+import { checkArtifact, RestoreRefusedError } from "./restore-full";
 
 /**
  * Decrypt an environment backup into a new or empty folder for a person to apply. It never
@@ -18,12 +16,8 @@ export async function restoreEnvironment(options: {
   outDir: string;
   identities: string[];
 }): Promise<{ file: string; outDir: string; entries: string[] }> {
-  const file = await resolveArtifactPath(options.targetDir, options.fileName);
+  const { path: file } = await checkArtifact(options.targetDir, options.fileName, "env");
   const artifact = path.basename(file);
-  const manifest = await readManifest(options.targetDir, artifact);
-  if (manifest.kind !== "env") throw new RestoreRefusedError(`${artifact} is a ${manifest.kind} backup, not an environment backup.`);
-  const verified = await verifyAgainstManifest(options.targetDir, manifest);
-  if (!verified.ok) throw new RestoreRefusedError(`${artifact} is damaged: ${verified.problems.join("; ")}`);
 
   const outDir = path.resolve(options.outDir);
   const existing = await readdir(outDir).catch(() => undefined);

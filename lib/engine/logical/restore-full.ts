@@ -45,12 +45,23 @@ export type RestoreFullOptions = {
   onPhase?: ((phase: string) => void) | undefined;
 };
 
-/** Check a full dump against its manifest without restoring it. */
-export async function checkFullBackup(targetDir: string, fileName: string): Promise<{ path: string; manifest: Manifest }> {
+const KIND_NAMES: Record<Manifest["kind"], string> = {
+  full: "a full dump",
+  schema: "a schema dump",
+  json: "a JSON export",
+  env: "an environment backup",
+  base: "a base backup",
+};
+
+/**
+ * Before any restore: resolve the user's file name inside the repository, read its manifest,
+ * check it is the kind this restore expects, and verify every file's size and sha256.
+ */
+export async function checkArtifact(targetDir: string, fileName: string, kind: Manifest["kind"]): Promise<{ path: string; manifest: Manifest }> {
   const file = await resolveArtifactPath(targetDir, fileName);
   const artifact = path.basename(file);
   const manifest = await readManifest(targetDir, artifact);
-  if (manifest.kind !== "full") throw new RestoreRefusedError(`${artifact} is a ${manifest.kind} backup, not a full dump (use the matching restore command).`);
+  if (manifest.kind !== kind) throw new RestoreRefusedError(`${artifact} is ${KIND_NAMES[manifest.kind]}, not ${KIND_NAMES[kind]} (use the matching restore command).`);
   const verified = await verifyAgainstManifest(targetDir, manifest);
   if (!verified.ok) throw new RestoreRefusedError(`${artifact} is damaged and was not restored: ${verified.problems.join("; ")}`);
   return { path: file, manifest };
@@ -64,7 +75,7 @@ export async function checkFullBackup(targetDir: string, fileName: string): Prom
 export async function restoreFullBackup(options: RestoreFullOptions): Promise<RestoreFullResult> {
   const started = Date.now();
   options.onPhase?.("verifying checksums");
-  const { path: file, manifest } = await checkFullBackup(options.targetDir, options.fileName);
+  const { path: file, manifest } = await checkArtifact(options.targetDir, options.fileName, "full");
   const lock = await acquireTargetLock(options.targetDir, options.targetName, "restore");
   try {
     await preflightClientTool("pg_restore", options.connection, { pgBinDir: options.pgBinDir });

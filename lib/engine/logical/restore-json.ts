@@ -3,16 +3,14 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import type pg from "pg";
+import pg from "pg";
 import { decryptStream } from "../crypto/age";
 import type { PgConnection } from "../pg/connection";
 import { withClient } from "../pg/server-info";
-import { readManifest, verifyAgainstManifest } from "../repository/manifest";
-import { resolveArtifactPath } from "../repository/paths";
 import { acquireTargetLock } from "../repository/target-lock";
-import { listColumns, quoteIdent } from "./catalog-queries";
+import { listColumns } from "./catalog-queries";
 import { JSON_EXPORT_FORMAT, type JsonExportColumn, type JsonExportHeader, type JsonExportTable } from "./export-json";
-import { RestoreRefusedError } from "./restore-full";
+import { checkArtifact, RestoreRefusedError } from "./restore-full";
 
 export type RestoreJsonOptions = {
   targetName: string;
@@ -52,12 +50,8 @@ const BATCH = 500;
 export async function restoreJsonExport(options: RestoreJsonOptions): Promise<RestoreJsonResult> {
   const started = Date.now();
   options.onPhase?.("verifying checksums");
-  const file = await resolveArtifactPath(options.targetDir, options.fileName);
+  const { path: file, manifest } = await checkArtifact(options.targetDir, options.fileName, "json");
   const artifact = path.basename(file);
-  const manifest = await readManifest(options.targetDir, artifact);
-  if (manifest.kind !== "json") throw new RestoreRefusedError(`${artifact} is a ${manifest.kind} backup, not a JSON export.`);
-  const verified = await verifyAgainstManifest(options.targetDir, manifest);
-  if (!verified.ok) throw new RestoreRefusedError(`${artifact} is damaged and was not restored: ${verified.problems.join("; ")}`);
 
   const lock = await acquireTargetLock(options.targetDir, options.targetName, "restore");
   try {
@@ -123,7 +117,7 @@ async function loadIntoTempTables(client: pg.ClientBase, lines: AsyncIterable<st
       const selected = !wanted || wanted.some((w) => matches(doc, w));
       current = {
         doc,
-        qualified: `${quoteIdent(doc.schema)}.${quoteIdent(doc.table)}`,
+        qualified: `${pg.escapeIdentifier(doc.schema)}.${pg.escapeIdentifier(doc.table)}`,
         temp: `lifeboat_restore_${states.length}`,
         selected,
         rows: 0,
@@ -177,7 +171,7 @@ async function insertBatch(client: pg.ClientBase, state: TableState, rows: Recor
   const columns = state.doc.columns;
   const payload = rows.map((row) => columns.map((c) => toText(row[c.field])));
   const select = columns.map((c: JsonExportColumn, i) => `(r->>${i})::${c.type}`).join(", ");
-  const names = columns.map((c) => quoteIdent(c.column)).join(", ");
+  const names = columns.map((c) => pg.escapeIdentifier(c.column)).join(", ");
   await client.query(`insert into ${state.temp} (${names}) select ${select} from jsonb_array_elements($1::jsonb) as r`, [JSON.stringify(payload)]);
 }
 
@@ -257,7 +251,7 @@ async function applyTables(client: pg.ClientBase, selected: TableState[]): Promi
   for (const name of order) {
     const state = byName.get(name)!;
     const pk = keys.get(name)!;
-    const cols = state.doc.columns.map((c) => quoteIdent(c.column));
+    const cols = state.doc.columns.map((c) => pg.escapeIdentifier(c.column));
     const nonKey = cols.filter((c) => !pk.includes(c));
     const conflict = !pk.length
       ? ""

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { appendFile, chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { LocalCluster, confValue } from "../cluster/local-cluster";
+import { LocalCluster, confValue, shellQuote } from "../cluster/local-cluster";
 import { handToClusterUser, isRoot, CLUSTER_OS_USER } from "../cluster/os-user";
 import type { BackupLog } from "../log/backup-log";
 import { withClient } from "../pg/server-info";
@@ -48,11 +48,6 @@ export type RunPitrOptions = {
   timeoutMs?: number | undefined;
 };
 
-/** Shell-quote for restore_command (PostgreSQL runs it with /bin/sh). */
-function sh(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * A copy of restore-wal beside the cluster (in the folder the cluster's OS user owns): the
  * checkout it comes from may sit where that user cannot read (e.g. under /root).
@@ -68,7 +63,7 @@ async function installRestoreWal(options: RunPitrOptions, baseDir: string): Prom
 function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
-    restore_command: `${sh(restoreWal)} ${sh(options.archiveDir)} %f %p`,
+    restore_command: `${shellQuote(restoreWal)} ${shellQuote(options.archiveDir)} %f %p`,
     recovery_target_timeline: "latest",
     recovery_target_action: "promote",
   };
@@ -131,12 +126,11 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
   options.onPhase?.("checking the cluster accepts writes");
   const result = await withClient(cluster.adminConnection(), async (c) => {
     await c.query("select txid_current()");
-    const { rows } = await c.query<{ timeline: number; last: Date | null }>(
-      "select timeline_id as timeline, pg_last_xact_replay_timestamp() as last from pg_control_checkpoint()",
+    // The timeline of the WAL being written now (the last checkpoint may predate promotion).
+    const { rows } = await c.query<{ tli: string; last: Date | null }>(
+      "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli, pg_last_xact_replay_timestamp() as last",
     );
-    // The checkpoint may predate promotion; the timeline in pg_stat_wal_receiver is empty on a primary.
-    const { rows: tl } = await c.query<{ tli: string }>("select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli");
-    return { timeline: tl[0] ? parseInt(tl[0].tli, 16) : rows[0]!.timeline, lastReplayed: rows[0]?.last ? rows[0].last.toISOString() : null };
+    return { timeline: parseInt(rows[0]!.tli, 16), lastReplayed: rows[0]!.last ? rows[0]!.last.toISOString() : null };
   });
 
   // "latest" has no target PostgreSQL could miss: recovery simply ends where restore_command stops

@@ -8,14 +8,6 @@ export function backupTimestamp(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/:/g, "-");
 }
 
-/** The inverse of backupTimestamp; undefined when the text is not one. */
-export function parseBackupTimestamp(text: string): Date | undefined {
-  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z$/.exec(text);
-  if (!match) return undefined;
-  const date = new Date(`${match[1]}T${match[2]}:${match[3]}:${match[4]}Z`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
 const PREFIX: Record<Exclude<ArtifactKind, "base">, string> = {
   full: "full_backup_",
   schema: "schema_",
@@ -41,24 +33,6 @@ export function artifactFileName(kind: Exclude<ArtifactKind, "base">, timestamp:
 
 export function manifestFileName(artifactFile: string): string {
   return `${artifactFile}.manifest.json`;
-}
-
-/** Recognise an artifact's kind and timestamp from its file name. */
-export function parseArtifactFileName(name: string): { kind: Exclude<ArtifactKind, "base">; timestamp: string; encrypted: boolean } | undefined {
-  for (const kind of Object.keys(PREFIX) as Exclude<ArtifactKind, "base">[]) {
-    const prefix = PREFIX[kind];
-    if (!name.startsWith(prefix)) continue;
-    if (kind === "full" && name.endsWith(".dir")) {
-      const timestamp = name.slice(prefix.length, -4);
-      if (parseBackupTimestamp(timestamp)) return { kind, timestamp, encrypted: false };
-    }
-    const encrypted = name.endsWith(".age");
-    const rest = name.slice(prefix.length, encrypted ? -4 : undefined);
-    if (!rest.endsWith(SUFFIX[kind])) continue;
-    const timestamp = rest.slice(0, -SUFFIX[kind].length);
-    if (parseBackupTimestamp(timestamp)) return { kind, timestamp, encrypted };
-  }
-  return undefined;
 }
 
 export class UnsafePathError extends Error {

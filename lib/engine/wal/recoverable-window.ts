@@ -9,7 +9,6 @@ import { PgToolError, runPgTool } from "../pg/run-pg-tool";
 import {
   DEFAULT_SEGMENT_SIZE,
   formatLsn,
-  historyFileName,
   parseLsn,
   parseSegmentFileName,
   segmentFileName,
