@@ -7,7 +7,9 @@ export default function ErrorPage({ error, reset }: { error: Error & { digest?: 
       <p className="mt-2 text-sm text-slate-600">
         The page could not be shown{error.digest ? ` (reference ${error.digest})` : ""}. The server log has the details.
       </p>
-      <button type="button" onClick={reset} className="mt-4 rounded-md bg-slate-900 px-3 py-2 text-white">Try again</button>
+      <button type="button" onClick={reset} className="mt-4 rounded-md bg-slate-900 px-3 py-2 text-white">
+        Try again
+      </button>
     </div>
   );
 }

@@ -23,7 +23,9 @@ export default async function OverviewPage() {
       <header className="flex items-center justify-between border-b border-slate-200 pb-4">
         <h1 className="text-2xl font-semibold">Lifeboat</h1>
         <div className="flex items-center gap-3 text-sm">
-          <span data-testid="signed-in-as">{user.email} · {user.role}</span>
+          <span data-testid="signed-in-as">
+            {user.email} · {user.role}
+          </span>
           <SignOutButton />
         </div>
       </header>

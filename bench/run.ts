@@ -71,7 +71,9 @@ async function main() {
     const connection = cluster.connection("bench");
     const pgbench = await findPgBinary("pgbench");
     say(`pgbench -i -s ${SCALE}`);
-    await exec(pgbench.path, ["-i", "-q", "-s", String(SCALE), "-h", cluster.socketDir, "-p", String(cluster.port), "-U", "postgres", "bench"], { maxBuffer: 1 << 26 });
+    await exec(pgbench.path, ["-i", "-q", "-s", String(SCALE), "-h", cluster.socketDir, "-p", String(cluster.port), "-U", "postgres", "bench"], {
+      maxBuffer: 1 << 26,
+    });
     const size = await withClient(connection, async (c) => Number((await c.query<{ s: string }>("select pg_database_size('bench') as s")).rows[0]!.s));
     extras.push(`database: pgbench scale ${SCALE}, ${formatBytes(size)}`);
 
@@ -87,8 +89,12 @@ async function main() {
 
     // Restore into a new database: pg_restore vs Lifeboat (checksums, lock, single transaction, row counts).
     await cluster.query("create database plain_restore");
-    const [restorePlain] = await time(() => runPgTool({ tool: "pg_restore", args: ["--single-transaction", "--exit-on-error", "--dbname=dbname=plain_restore", plainDump], connection }));
-    const [restoreLifeboat] = await time(() => restoreFullBackup({ targetName: "bench", targetDir, connection, fileName: full.file, intoDatabase: "lifeboat_restore" }));
+    const [restorePlain] = await time(() =>
+      runPgTool({ tool: "pg_restore", args: ["--single-transaction", "--exit-on-error", "--dbname=dbname=plain_restore", plainDump], connection }),
+    );
+    const [restoreLifeboat] = await time(() =>
+      restoreFullBackup({ targetName: "bench", targetDir, connection, fileName: full.file, intoDatabase: "lifeboat_restore" }),
+    );
     rows.push({ what: "restore into a new database (pg_restore)", plain: restorePlain, lifeboat: restoreLifeboat });
 
     // JSON export vs a plain-format pg_dump (both stream every row as text), with peak memory.
@@ -101,11 +107,18 @@ async function main() {
     );
     clearInterval(sampler);
     const json = exported.artifacts[0];
-    rows.push({ what: "JSON export vs pg_dump -Fp --data-only", plain: jsonPlain, lifeboat: jsonLifeboat, note: json?.ok ? formatBytes(json.manifest.sizeBytes) : "failed" });
+    rows.push({
+      what: "JSON export vs pg_dump -Fp --data-only",
+      plain: jsonPlain,
+      lifeboat: jsonLifeboat,
+      note: json?.ok ? formatBytes(json.manifest.sizeBytes) : "failed",
+    });
     extras.push(`JSON export: process RSS grew ${formatBytes(Math.max(0, peak - rssBefore))} (peak ${formatBytes(peak)}) for a ${formatBytes(size)} database`);
 
     // Base backup: plain pg_basebackup vs Lifeboat's (adds pg_verifybackup, manifest, rename).
-    const [basePlain] = await time(() => runPgTool({ tool: "pg_basebackup", args: [`--pgdata=${path.join(work, "plain-base")}`, "-Fp", "-Xstream", "-cfast"], connection }));
+    const [basePlain] = await time(() =>
+      runPgTool({ tool: "pg_basebackup", args: [`--pgdata=${path.join(work, "plain-base")}`, "-Fp", "-Xstream", "-cfast"], connection }),
+    );
     const [baseLifeboat, base] = await time(() => runBaseBackup({ target: { name: "bench", connection }, backupRoot, log }));
     rows.push({ what: "base backup (pg_basebackup -Fp -Xstream)", plain: basePlain, lifeboat: baseLifeboat, note: formatBytes(base.manifest.sizeBytes) });
     await rm(path.join(work, "plain-base"), { recursive: true, force: true });
@@ -118,7 +131,8 @@ async function main() {
   }
 
   console.log("\n| operation | plain tool (s) | Lifeboat (s) | ratio | output |\n|---|---|---|---|---|");
-  for (const r of rows) console.log(`| ${r.what} | ${r.plain.toFixed(2)} | ${r.lifeboat.toFixed(2)} | ${(r.lifeboat / r.plain).toFixed(2)} | ${r.note ?? ""} |`);
+  for (const r of rows)
+    console.log(`| ${r.what} | ${r.plain.toFixed(2)} | ${r.lifeboat.toFixed(2)} | ${(r.lifeboat / r.plain).toFixed(2)} | ${r.note ?? ""} |`);
   console.log("");
   for (const line of extras) console.log(`- ${line}`);
 }
@@ -149,24 +163,43 @@ async function benchSegments(work: string) {
   const [restoreSeconds] = await time(async () => {
     for (const n of names) await exec(restoreWal, [viaLifeboat, n, path.join(restored, n)]);
   });
-  rows.push({ what: `archive ${SEGMENTS} segments (archive-wal vs cp)`, plain: cpSeconds, lifeboat: archiveSeconds, note: `${(SEGMENTS / archiveSeconds).toFixed(0)} segments/s (cp: ${(SEGMENTS / cpSeconds).toFixed(0)}/s)` });
+  rows.push({
+    what: `archive ${SEGMENTS} segments (archive-wal vs cp)`,
+    plain: cpSeconds,
+    lifeboat: archiveSeconds,
+    note: `${(SEGMENTS / archiveSeconds).toFixed(0)} segments/s (cp: ${(SEGMENTS / cpSeconds).toFixed(0)}/s)`,
+  });
   extras.push(`restore-wal: ${(SEGMENTS / restoreSeconds).toFixed(0)} segments/s (${restoreSeconds.toFixed(2)} s for ${SEGMENTS})`);
   for (const dir of [src, viaCp, viaLifeboat, restored]) await rm(dir, { recursive: true, force: true });
 }
 
 /** PITR replaying ≥ WAL_MB of WAL: Lifeboat vs the same steps by hand; and Lifeboat in place. */
-async function benchPitr(work: string, cluster: LocalCluster, connection: ReturnType<LocalCluster["connection"]>, targetDir: string, archiveDir: string, log: BackupLog) {
+async function benchPitr(
+  work: string,
+  cluster: LocalCluster,
+  connection: ReturnType<LocalCluster["connection"]>,
+  targetDir: string,
+  archiveDir: string,
+  log: BackupLog,
+) {
   const before = await withClient(connection, async (c) => (await c.query<{ l: string }>("select pg_current_wal_lsn()::text as l")).rows[0]!.l);
   say(`writing ≥ ${WAL_MB} MB of WAL`);
   const rowsNeeded = Math.ceil((WAL_MB * 1024 * 1024) / 1150);
-  await withClient(connection, (c) => c.query(`create table walgen as select g, repeat(md5(g::text), 30) as pad from generate_series(1, ${rowsNeeded}) g`), 600_000);
+  await withClient(
+    connection,
+    (c) => c.query(`create table walgen as select g, repeat(md5(g::text), 30) as pad from generate_series(1, ${rowsNeeded}) g`),
+    600_000,
+  );
   const walBytes = await withClient(connection, async (c) => {
     await c.query("select pg_switch_wal()");
     return Number((await c.query<{ b: string }>("select pg_wal_lsn_diff(pg_current_wal_lsn(), $1) as b", [before])).rows[0]!.b);
   });
   // Wait for the archive to catch up.
   for (let i = 0; i < 600; i++) {
-    const ready = await withClient(cluster.adminConnection(), async (c) => (await c.query<{ n: number }>("select count(*)::int as n from pg_ls_archive_statusdir() where name like '%.ready'")).rows[0]!.n);
+    const ready = await withClient(
+      cluster.adminConnection(),
+      async (c) => (await c.query<{ n: number }>("select count(*)::int as n from pg_ls_archive_statusdir() where name like '%.ready'")).rows[0]!.n,
+    );
     if (ready === 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -175,7 +208,16 @@ async function benchPitr(work: string, cluster: LocalCluster, connection: Return
   const plan = await planPitr({ targetDir, archiveDir, target: { kind: "latest" } });
   const port = await findFreePort();
   const [lifeboat] = await time(() =>
-    pitrToNewInstance({ plan, targetDir, archiveDir, restoreWal: path.join(repo, "bin", "restore-wal"), log, targetName: "bench", baseDir: path.join(work, "pitr-lifeboat"), port }),
+    pitrToNewInstance({
+      plan,
+      targetDir,
+      archiveDir,
+      restoreWal: path.join(repo, "bin", "restore-wal"),
+      log,
+      targetName: "bench",
+      baseDir: path.join(work, "pitr-lifeboat"),
+      port,
+    }),
   );
   await (await LocalCluster.existing({ baseDir: path.join(work, "pitr-lifeboat") }))?.remove();
 
@@ -189,16 +231,22 @@ async function benchPitr(work: string, cluster: LocalCluster, connection: Return
     if (isRoot()) await exec("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, data]);
     await writeFile(path.join(data, "recovery.signal"), "");
     const handPort = await findFreePort();
-    await exec("sh", ["-c", `cat >> '${data}/postgresql.auto.conf' <<EOF
+    await exec("sh", [
+      "-c",
+      `cat >> '${data}/postgresql.auto.conf' <<EOF
 restore_command = 'cp ${archiveDir}/%f %p'
 port = ${handPort}
 unix_socket_directories = '${handDir}'
 archive_mode = off
-EOF`]);
+EOF`,
+    ]);
     const hand = await LocalCluster.open({ baseDir: handDir });
     await hand.start();
     for (;;) {
-      const inRecovery = await withClient(hand.adminConnection(), async (c) => (await c.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]!.r).catch(() => true);
+      const inRecovery = await withClient(
+        hand.adminConnection(),
+        async (c) => (await c.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]!.r,
+      ).catch(() => true);
       if (!inRecovery) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -207,7 +255,18 @@ EOF`]);
   rows.push({ what: "PITR to a new instance, latest", plain: byHand, lifeboat, note: `${formatBytes(walBytes)} of WAL` });
 
   // In place, on the benchmark cluster itself (stop, move aside, restore, replay, promote, check).
-  const [inPlace] = await time(() => pitrInPlace({ plan, targetDir, archiveDir, restoreWal: path.join(repo, "bin", "restore-wal"), log, targetName: "bench", dataDir: cluster.dataDir, keepPrevious: false }));
+  const [inPlace] = await time(() =>
+    pitrInPlace({
+      plan,
+      targetDir,
+      archiveDir,
+      restoreWal: path.join(repo, "bin", "restore-wal"),
+      log,
+      targetName: "bench",
+      dataDir: cluster.dataDir,
+      keepPrevious: false,
+    }),
+  );
   extras.push(`in-place PITR to latest (${formatBytes(walBytes)} of WAL): ${inPlace.toFixed(1)} s`);
 }
 

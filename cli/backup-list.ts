@@ -29,7 +29,9 @@ runCli(async () => {
     if (ctx.meta && ctx.target.row) {
       if (opts.rescan) {
         const result = await rescanRepository(ctx.meta.db, ctx.target.row.id, ctx.targetDir);
-        warn(`rescanned ${ctx.targetDir}: ${result.indexed} indexed, ${result.missing} missing${result.unreadable.length ? `, unreadable: ${result.unreadable.join(", ")}` : ""}`);
+        warn(
+          `rescanned ${ctx.targetDir}: ${result.indexed} indexed, ${result.missing} missing${result.unreadable.length ? `, unreadable: ${result.unreadable.join(", ")}` : ""}`,
+        );
       }
       rows = (await listArtifacts(ctx.meta.db, ctx.target.row.id)).map((a) => ({
         kind: a.kind,
@@ -55,7 +57,17 @@ runCli(async () => {
     }
     console.log(["KIND", "TIME (UTC)", "SIZE", "DURATION", "VERIFIED", "STATUS", "FILE"].join("\t"));
     for (const r of rows) {
-      console.log([r.kind, r.time.replace("T", " ").replace(/\.\d+Z$/, "Z"), formatBytes(r.sizeBytes), `${(r.durationMs / 1000).toFixed(1)}s`, r.verified, r.status, r.file].join("\t"));
+      console.log(
+        [
+          r.kind,
+          r.time.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+          formatBytes(r.sizeBytes),
+          `${(r.durationMs / 1000).toFixed(1)}s`,
+          r.verified,
+          r.status,
+          r.file,
+        ].join("\t"),
+      );
     }
     return 0;
   } finally {

@@ -16,7 +16,10 @@ const BACKUP_KINDS = [...LOGICAL_KINDS, "base"] as const;
 type BackupKind = (typeof BACKUP_KINDS)[number];
 
 function parseKinds(value: string): BackupKind[] {
-  const kinds = value.split(",").map((k) => k.trim()).filter(Boolean);
+  const kinds = value
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
   const unknown = kinds.filter((k) => !(BACKUP_KINDS as readonly string[]).includes(k));
   if (unknown.length || kinds.length === 0) throw new InvalidArgumentError(`expected some of ${BACKUP_KINDS.join(",")}`);
   return [...new Set(kinds)] as BackupKind[];
@@ -48,14 +51,24 @@ runCli(async () => {
     let lastUpdate = 0;
     const result = await runLogicalBackup({
       kinds: logicalKinds,
-      target: { name: ctx.target.name, connection: ctx.target.connection, prismaSchemaPath: ctx.target.prismaSchemaPath && path.resolve(ctx.target.prismaSchemaPath) },
+      target: {
+        name: ctx.target.name,
+        connection: ctx.target.connection,
+        prismaSchemaPath: ctx.target.prismaSchemaPath && path.resolve(ctx.target.prismaSchemaPath),
+      },
       backupRoot: ctx.env.BACKUP_DIR,
       pgBinDir: ctx.env.PG_BIN_DIR,
       compressionLevel: ctx.env.LIFEBOAT_DUMP_COMPRESSION,
       dumpJobs: ctx.env.LIFEBOAT_DUMP_JOBS,
       recipients,
       encryptAll: ctx.env.LIFEBOAT_ENCRYPT_BACKUPS,
-      environment: { files: ctx.env.LIFEBOAT_ENV_FILES.split(",").map((f) => f.trim()).filter(Boolean), baseDir: process.cwd(), rolePasswords: ctx.env.LIFEBOAT_ENV_ROLE_PASSWORDS },
+      environment: {
+        files: ctx.env.LIFEBOAT_ENV_FILES.split(",")
+          .map((f) => f.trim())
+          .filter(Boolean),
+        baseDir: process.cwd(),
+        rolePasswords: ctx.env.LIFEBOAT_ENV_ROLE_PASSWORDS,
+      },
       log: ctx.log,
       onLocked: async () => {
         if (ctx.meta && targetId !== null) {
@@ -80,7 +93,14 @@ runCli(async () => {
           log: ctx.log,
           onPhase: (phase) => progress.update("base", phase),
         });
-        result.artifacts.push({ kind: "base", ok: true, file: base.artifact, manifestFile: base.manifestFile, manifest: base.manifest, durationMs: base.durationMs });
+        result.artifacts.push({
+          kind: "base",
+          ok: true,
+          file: base.artifact,
+          manifestFile: base.manifestFile,
+          manifest: base.manifest,
+          durationMs: base.durationMs,
+        });
       } catch (error) {
         result.artifacts.push({ kind: "base", ok: false, error: (error as Error).message, stderr: (error as { stderr?: string }).stderr, durationMs: 0 });
       }
@@ -92,22 +112,40 @@ runCli(async () => {
     for (const artifact of result.artifacts) {
       if (artifact.ok) {
         bytes += artifact.manifest.sizeBytes;
-        console.log(`OK      ${artifact.kind.padEnd(6)} ${artifact.file}  ${formatBytes(artifact.manifest.sizeBytes)}  ${(artifact.durationMs / 1000).toFixed(1)}s`);
-        if (ctx.meta && targetId !== null) await recordArtifact(ctx.meta.db, { targetId, runId, manifest: artifact.manifest, manifestFile: artifact.manifestFile });
+        console.log(
+          `OK      ${artifact.kind.padEnd(6)} ${artifact.file}  ${formatBytes(artifact.manifest.sizeBytes)}  ${(artifact.durationMs / 1000).toFixed(1)}s`,
+        );
+        if (ctx.meta && targetId !== null)
+          await recordArtifact(ctx.meta.db, { targetId, runId, manifest: artifact.manifest, manifestFile: artifact.manifestFile });
       } else {
         failed += 1;
         console.log(`FAILED  ${artifact.kind.padEnd(6)} ${artifact.error}`);
       }
     }
     if (result.restorePoint) console.log(`restore point: ${result.restorePoint}`);
-    console.log(`backup set ${result.timestamp} in ${path.relative(process.cwd(), result.targetDir) || "."}/: ${result.artifacts.length - failed} written, ${failed} failed`);
+    console.log(
+      `backup set ${result.timestamp} in ${path.relative(process.cwd(), result.targetDir) || "."}/: ${result.artifacts.length - failed} written, ${failed} failed`,
+    );
 
     if (ctx.meta && runId !== undefined) {
       const errors = result.artifacts.filter((a) => !a.ok).map((a) => (a.ok ? "" : `${a.kind}: ${a.error}`));
-      const stderr = result.artifacts.map((a) => (!a.ok && a.stderr ? `${a.kind}:\n${a.stderr}` : "")).filter(Boolean).join("\n");
-      await finishRun(ctx.meta.db, runId, { status: failed ? "failed" : "succeeded", error: errors.join("; ") || null, stderr: stderr || null, bytesDone: bytes });
+      const stderr = result.artifacts
+        .map((a) => (!a.ok && a.stderr ? `${a.kind}:\n${a.stderr}` : ""))
+        .filter(Boolean)
+        .join("\n");
+      await finishRun(ctx.meta.db, runId, {
+        status: failed ? "failed" : "succeeded",
+        error: errors.join("; ") || null,
+        stderr: stderr || null,
+        bytesDone: bytes,
+      });
     }
-    await ctx.audit({ action: "backups.run", outcome: failed ? "failed" : "succeeded", subject: ctx.target.name, details: { kinds, timestamp: result.timestamp, failed } });
+    await ctx.audit({
+      action: "backups.run",
+      outcome: failed ? "failed" : "succeeded",
+      subject: ctx.target.name,
+      details: { kinds, timestamp: result.timestamp, failed },
+    });
     return failed ? 1 : 0;
   } finally {
     await ctx.close();

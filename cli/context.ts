@@ -37,7 +37,7 @@ export async function loadCliContext(options: { target?: string | undefined; req
     await meta.close().catch(() => {});
     meta = undefined;
     const message = `the metadata database is unreachable (${(error as Error).message})`;
-    if (options.requireCatalog) throw new Error(message);
+    if (options.requireCatalog) throw new Error(message, { cause: error });
     warn(`${message}; working from the repository alone, run records and the catalog are not updated (npm run backup:list -- --rescan later).`);
   }
 
@@ -68,7 +68,8 @@ export async function loadCliContext(options: { target?: string | undefined; req
     log: new BackupLog(path.resolve(env.LOG_DIR), [target.connection.password, env.DB_PASSWORD]),
     actor,
     audit: async (entry) => {
-      if (handle) await appendAudit(handle.db, { ...entry, actorEmail: actor }).catch((e: unknown) => warn(`could not write the audit log: ${(e as Error).message}`));
+      if (handle)
+        await appendAudit(handle.db, { ...entry, actorEmail: actor }).catch((e: unknown) => warn(`could not write the audit log: ${(e as Error).message}`));
     },
     close: async () => {
       await handle?.close();

@@ -28,7 +28,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
   let work: string;
   let env: NodeJS.ProcessEnv;
   let before: Record<string, string>;
-  let files: Record<string, string> = {};
+  const files: Record<string, string> = {};
 
   const cli = async (script: string, args: string[]): Promise<CliResult> => {
     try {
@@ -120,7 +120,9 @@ describe("the seed's recovery procedure, through the CLI", () => {
   });
 
   it("restore json brings two chosen tables back while a third keeps its change", async () => {
-    await target.query("delete from alerts where id < 200; update products set name = 'renamed' where id <= 10; update allergens set severity = 'mild' where id = 1");
+    await target.query(
+      "delete from alerts where id < 200; update products set name = 'renamed' where id <= 10; update allergens set severity = 'mild' where id = 1",
+    );
     const result = await cli("restore.ts", ["json", files.data_export_!, "--tables", "alerts,Product", "--yes"]);
     expect(result.stderr).not.toMatch(/ERROR/);
     expect(result.code).toBe(0);

@@ -23,7 +23,8 @@ class UsageError extends Error {}
 /** On a TTY the user types the database name; without one, --yes is required. */
 async function confirm(what: string, database: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw new UsageError(`${what} overwrites data in ${database}; without a terminal to confirm, pass --yes (npm run restore … -- --yes).`);
+  if (!process.stdin.isTTY)
+    throw new UsageError(`${what} overwrites data in ${database}; without a terminal to confirm, pass --yes (npm run restore … -- --yes).`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${what} will overwrite data in database "${database}". Type the database name to go on: `);
@@ -43,7 +44,8 @@ async function withRun<T>(ctx: CliContext, kind: string, params: Record<string, 
     return result;
   } catch (error) {
     const message = (error as Error).message;
-    if (ctx.meta && runId !== undefined) await finishRun(ctx.meta.db, runId, { status: "failed", error: message, stderr: (error as { stderr?: string }).stderr ?? null }).catch(() => {});
+    if (ctx.meta && runId !== undefined)
+      await finishRun(ctx.meta.db, runId, { status: "failed", error: message, stderr: (error as { stderr?: string }).stderr ?? null }).catch(() => {});
     await ctx.log.failed(kind, { target: ctx.target.name, ...flatten(params), error: message });
     await ctx.audit({ action: `backups.${kind}`, outcome: "failed", subject: ctx.target.name, details: { ...params, error: message } });
     throw error;
@@ -51,7 +53,11 @@ async function withRun<T>(ctx: CliContext, kind: string, params: Record<string, 
 }
 
 function flatten(params: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)]));
+  return Object.fromEntries(
+    Object.entries(params)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)]),
+  );
 }
 
 const program = new Command("restore").description("Restore from a backup").showHelpAfterError();
@@ -101,7 +107,10 @@ program
   .option("--target <name>", "target (default: the one from DB_*)")
   .option("--yes", "do not ask for confirmation (required without a terminal)")
   .action(async (file: string, opts: { tables?: string; target?: string; yes?: boolean }) => {
-    const tables = opts.tables?.split(",").map((t) => t.trim()).filter(Boolean);
+    const tables = opts.tables
+      ?.split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
     if (opts.tables !== undefined && !tables?.length) throw new UsageError("--tables needs at least one table name");
     const ctx = await loadCliContext({ target: opts.target });
     try {
@@ -159,54 +168,77 @@ program
   .option("--data-dir <dir>", "with --to-new-instance: the folder for the new cluster")
   .option("--target <name>", "target (default: the one from DB_*)")
   .option("--yes", "do not ask for confirmation (required without a terminal)")
-  .action(async (when: string | undefined, opts: { name?: string; lsn?: string; window?: boolean; json?: boolean; toNewInstance?: boolean; port?: string; dataDir?: string; target?: string; yes?: boolean }) => {
-    const ctx = await loadCliContext({ target: opts.target });
-    try {
-      const archiveDir = path.join(ctx.targetDir, "archive");
-      if (opts.window) {
-        const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(ctx.targetDir), pgBinDir: ctx.env.PG_BIN_DIR });
-        if (opts.json) console.log(JSON.stringify(window, null, 2));
-        else for (const line of describeWindow(window)) console.log(line);
-        return;
-      }
-      let target;
+  .action(
+    async (
+      when: string | undefined,
+      opts: {
+        name?: string;
+        lsn?: string;
+        window?: boolean;
+        json?: boolean;
+        toNewInstance?: boolean;
+        port?: string;
+        dataDir?: string;
+        target?: string;
+        yes?: boolean;
+      },
+    ) => {
+      const ctx = await loadCliContext({ target: opts.target });
       try {
-        target = parseRecoveryTarget({ time: when === "latest" ? undefined : when, latest: when === "latest", name: opts.name, lsn: opts.lsn }, ctx.env.LIFEBOAT_TIMEZONE);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
-      const plan = await planPitr({ targetDir: ctx.targetDir, archiveDir, target, pgBinDir: ctx.env.PG_BIN_DIR });
-      for (const line of plan.lines) console.log(line);
-      const common = {
-        plan,
-        targetDir: ctx.targetDir,
-        archiveDir,
-        restoreWal: path.resolve(import.meta.dirname, "..", "bin", "restore-wal"),
-        pgBinDir: ctx.env.PG_BIN_DIR,
-        log: ctx.log,
-        targetName: ctx.target.name,
-        onPhase: (phase: string) => warn(phase),
-      };
-      const params = { target: describeTarget(target), base: plan.base.artifact, mode: opts.toNewInstance ? "new-instance" : "in-place" };
-      const outcome = await (async () => {
-        if (opts.toNewInstance) {
-          const port = opts.port ? Number(opts.port) : await findFreePort();
-          if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--port must be a port number");
-          const baseDir = path.resolve(opts.dataDir ?? path.join(".lifeboat", "pitr", `${ctx.target.name}-${backupTimestamp(new Date())}`));
-          return withRun(ctx, "pitr", params, () => pitrToNewInstance({ ...common, baseDir, port }));
+        const archiveDir = path.join(ctx.targetDir, "archive");
+        if (opts.window) {
+          const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(ctx.targetDir), pgBinDir: ctx.env.PG_BIN_DIR });
+          if (opts.json) console.log(JSON.stringify(window, null, 2));
+          else for (const line of describeWindow(window)) console.log(line);
+          return;
         }
-        const dataDir = ctx.target.row?.dataDir ?? ctx.env.DB_DATA_DIR;
-        if (!dataDir) throw new UsageError(`${ctx.target.name} is not a managed cluster (no DB_DATA_DIR), so it cannot be recovered in place; use --to-new-instance.`);
-        await confirm(`Point-in-time recovery of ${ctx.target.name} to ${describeTarget(target)}`, ctx.target.connection.database, opts.yes);
-        return withRun(ctx, "pitr", params, () => pitrInPlace({ ...common, dataDir: path.resolve(dataDir), keepPrevious: ctx.env.LIFEBOAT_PITR_KEEP_PREVIOUS }));
-      })();
-      console.log(`Recovered ${outcome.mode === "in-place" ? "in place" : "into a new instance"} in ${(outcome.durationMs / 1000).toFixed(1)}s: timeline ${outcome.timeline}, last transaction replayed ${outcome.lastReplayed ?? "none"}.`);
-      console.log(`Running on port ${outcome.port}, data directory ${outcome.dataDir}.`);
-      if (outcome.previousDataDir) console.log(`The previous data directory is kept in ${outcome.previousDataDir}.`);
-    } finally {
-      await ctx.close();
-    }
-  });
+        let target;
+        try {
+          target = parseRecoveryTarget(
+            { time: when === "latest" ? undefined : when, latest: when === "latest", name: opts.name, lsn: opts.lsn },
+            ctx.env.LIFEBOAT_TIMEZONE,
+          );
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        const plan = await planPitr({ targetDir: ctx.targetDir, archiveDir, target, pgBinDir: ctx.env.PG_BIN_DIR });
+        for (const line of plan.lines) console.log(line);
+        const common = {
+          plan,
+          targetDir: ctx.targetDir,
+          archiveDir,
+          restoreWal: path.resolve(import.meta.dirname, "..", "bin", "restore-wal"),
+          pgBinDir: ctx.env.PG_BIN_DIR,
+          log: ctx.log,
+          targetName: ctx.target.name,
+          onPhase: (phase: string) => warn(phase),
+        };
+        const params = { target: describeTarget(target), base: plan.base.artifact, mode: opts.toNewInstance ? "new-instance" : "in-place" };
+        const outcome = await (async () => {
+          if (opts.toNewInstance) {
+            const port = opts.port ? Number(opts.port) : await findFreePort();
+            if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--port must be a port number");
+            const baseDir = path.resolve(opts.dataDir ?? path.join(".lifeboat", "pitr", `${ctx.target.name}-${backupTimestamp(new Date())}`));
+            return withRun(ctx, "pitr", params, () => pitrToNewInstance({ ...common, baseDir, port }));
+          }
+          const dataDir = ctx.target.row?.dataDir ?? ctx.env.DB_DATA_DIR;
+          if (!dataDir)
+            throw new UsageError(`${ctx.target.name} is not a managed cluster (no DB_DATA_DIR), so it cannot be recovered in place; use --to-new-instance.`);
+          await confirm(`Point-in-time recovery of ${ctx.target.name} to ${describeTarget(target)}`, ctx.target.connection.database, opts.yes);
+          return withRun(ctx, "pitr", params, () =>
+            pitrInPlace({ ...common, dataDir: path.resolve(dataDir), keepPrevious: ctx.env.LIFEBOAT_PITR_KEEP_PREVIOUS }),
+          );
+        })();
+        console.log(
+          `Recovered ${outcome.mode === "in-place" ? "in place" : "into a new instance"} in ${(outcome.durationMs / 1000).toFixed(1)}s: timeline ${outcome.timeline}, last transaction replayed ${outcome.lastReplayed ?? "none"}.`,
+        );
+        console.log(`Running on port ${outcome.port}, data directory ${outcome.dataDir}.`);
+        if (outcome.previousDataDir) console.log(`The previous data directory is kept in ${outcome.previousDataDir}.`);
+      } finally {
+        await ctx.close();
+      }
+    },
+  );
 
 runCli(async () => {
   try {

@@ -27,7 +27,8 @@ const postgresUrl = z
 
 const emptyToUndefined = (value: unknown) => (value === "" ? undefined : value);
 
-const booleanFlag = z.union([z.boolean(), z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"])], { error: "must be true or false" })
+const booleanFlag = z
+  .union([z.boolean(), z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"])], { error: "must be true or false" })
   .transform((value) => value === true || ["1", "true", "yes", "on"].includes(String(value)));
 
 export const ZEnv = z.object({
@@ -52,10 +53,7 @@ export const ZEnv = z.object({
   BACKUP_DIR: z.string().min(1, "must not be empty").default("./backups"),
   LOG_DIR: z.string().min(1, "must not be empty").default("./logs"),
   PG_BIN_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
-  AUTH_SECRET: z.preprocess(
-    emptyToUndefined,
-    z.string().min(32, "must be at least 32 characters (generate one with: openssl rand -base64 32)").optional(),
-  ),
+  AUTH_SECRET: z.preprocess(emptyToUndefined, z.string().min(32, "must be at least 32 characters (generate one with: openssl rand -base64 32)").optional()),
   NEXTAUTH_URL: z.preprocess(emptyToUndefined, z.url("must be a URL such as http://localhost:3000").optional()),
   /** age recipients (age1…, comma or space separated) that backups are encrypted to. */
   LIFEBOAT_AGE_RECIPIENTS: z.preprocess(emptyToUndefined, z.string().optional()),
@@ -118,9 +116,7 @@ export function getEnv(): TEnv {
 /** Whether the auth secret is configured; the web app refuses to start without it. */
 export function requireAuthSecret(env: TEnv = getEnv()): string {
   if (!env.AUTH_SECRET) {
-    throw new EnvError(
-      "Invalid configuration: AUTH_SECRET is required (generate one with: openssl rand -base64 32)",
-    );
+    throw new EnvError("Invalid configuration: AUTH_SECRET is required (generate one with: openssl rand -base64 32)");
   }
   return env.AUTH_SECRET;
 }

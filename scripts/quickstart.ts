@@ -76,7 +76,9 @@ async function main() {
 
   if (sandbox.admin.password) {
     const line = "─".repeat(60);
-    console.log(`\n${line}\n  Admin sign-in (shown once; only a hash is stored)\n  email:    ${sandbox.admin.email}\n  password: ${sandbox.admin.password}\n${line}\n`);
+    console.log(
+      `\n${line}\n  Admin sign-in (shown once; only a hash is stored)\n  email:    ${sandbox.admin.email}\n  password: ${sandbox.admin.password}\n${line}\n`,
+    );
   } else {
     say(`admin ${sandbox.admin.email} exists; its password was printed on the first run (new one: npm run quickstart -- --reset-admin-password)`);
   }
@@ -127,7 +129,10 @@ async function buildIsStale(): Promise<boolean> {
   const built = statSync(buildId).mtimeMs;
   const sources = ["app", "components", "lib", "types"].map((d) => newestMtime(path.join(root, d)));
   const files = ["next.config.mjs", "package-lock.json", "postcss.config.mjs", "instrumentation.ts"].map((f) =>
-    stat(path.join(root, f)).then((s) => s.mtimeMs, () => 0),
+    stat(path.join(root, f)).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    ),
   );
   return Math.max(...(await Promise.all([...sources, ...files]))) > built;
 }

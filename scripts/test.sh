@@ -32,6 +32,10 @@ rm -f .test-reports/vitest.json .test-reports/playwright.json
 echo "== type check"
 node_modules/.bin/tsc --noEmit -p tsconfig.json
 
+echo "== lint (ESLint with the layer boundaries, Prettier)"
+node_modules/.bin/eslint .
+node_modules/.bin/prettier --check . --log-level warn
+
 echo "== unit and integration tests"
 status=0
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.test-reports/vitest.json || status=$?

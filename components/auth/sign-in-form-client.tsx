@@ -32,17 +32,24 @@ export function SignInForm() {
     <form onSubmit={onSubmit} className="mt-6 space-y-4">
       <label className="block text-sm font-medium">
         Email
-        <input name="email" type="email" autoComplete="username" required
-          className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2" />
+        <input name="email" type="email" autoComplete="username" required className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2" />
       </label>
       <label className="block text-sm font-medium">
         Password
-        <input name="password" type="password" autoComplete="current-password" required
-          className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2" />
+        <input
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2"
+        />
       </label>
-      {error ? <p role="alert" className="text-sm text-red-700">{error}</p> : null}
-      <button type="submit" disabled={pending}
-        className="w-full rounded-md bg-slate-900 px-3 py-2 font-medium text-white disabled:opacity-60">
+      {error ? (
+        <p role="alert" className="text-sm text-red-700">
+          {error}
+        </p>
+      ) : null}
+      <button type="submit" disabled={pending} className="w-full rounded-md bg-slate-900 px-3 py-2 font-medium text-white disabled:opacity-60">
         {pending ? "Signing in…" : "Sign in"}
       </button>
     </form>

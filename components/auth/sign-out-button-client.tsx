@@ -4,8 +4,11 @@ import { signOut } from "next-auth/react";
 
 export function SignOutButton() {
   return (
-    <button type="button" onClick={() => void signOut({ callbackUrl: "/signin" })}
-      className="rounded-md border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">
+    <button
+      type="button"
+      onClick={() => void signOut({ callbackUrl: "/signin" })}
+      className="rounded-md border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100"
+    >
       Sign out
     </button>
   );

@@ -36,16 +36,7 @@ export function auditRowHash(row: {
   details: Record<string, unknown>;
   prevHash: string;
 }): string {
-  const content = canonicalJson([
-    row.prevHash,
-    row.at.toISOString(),
-    row.actorId,
-    row.actorEmail,
-    row.action,
-    row.outcome,
-    row.subject,
-    row.details,
-  ]);
+  const content = canonicalJson([row.prevHash, row.at.toISOString(), row.actorId, row.actorEmail, row.action, row.outcome, row.subject, row.details]);
   return createHash("sha256").update(content).digest("hex");
 }
 

@@ -11,7 +11,12 @@ export async function verifyAuditChain(db: Db): Promise<AuditChainReport> {
   let expectedPrev = GENESIS_HASH;
   for (const row of rows) {
     if (row.prevHash !== expectedPrev) {
-      return { ok: false, rows: rows.length, brokenAtId: row.id, reason: "links to a row that is not its predecessor (a row before it was deleted or changed)" };
+      return {
+        ok: false,
+        rows: rows.length,
+        brokenAtId: row.id,
+        reason: "links to a row that is not its predecessor (a row before it was deleted or changed)",
+      };
     }
     if (auditRowHash(row) !== row.hash) {
       return { ok: false, rows: rows.length, brokenAtId: row.id, reason: "content does not match its hash (the row was edited)" };

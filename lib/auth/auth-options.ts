@@ -49,7 +49,11 @@ const buildAuthOptions = (): NextAuthOptions => ({
         const parsed = ZSignIn.safeParse(credentials ?? {});
         if (!parsed.success) return null;
         const db = await getDb();
-        const [user] = await db.select().from(users).where(eq(sql`lower(${users.email})`, parsed.data.email)).limit(1);
+        const [user] = await db
+          .select()
+          .from(users)
+          .where(eq(sql`lower(${users.email})`, parsed.data.email))
+          .limit(1);
         const ok = await verifyPassword(parsed.data.password, user?.passwordHash ?? (await getDummyHash()));
         if (!user || !ok || user.disabled) {
           await appendAudit(db, {

@@ -17,7 +17,9 @@ export async function recordArtifact(db: Db, input: { targetId: number; runId?: 
     sizeBytes: manifest.sizeBytes,
     sha256: manifest.files.length === 1 ? manifest.files[0]!.sha256 : null,
     serverVersion: manifest.serverVersion,
-    toolVersion: Object.entries(manifest.toolVersions).map(([k, v]) => `${k} ${v}`).join(", "),
+    toolVersion: Object.entries(manifest.toolVersions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", "),
     compression: manifest.compression,
     encrypted: manifest.encryption !== null,
     walStartLsn: manifest.walStartLsn ?? null,

@@ -28,6 +28,10 @@ export async function rescanRepository(db: Db, targetId: number, targetDir: stri
   }
   const conditions = [eq(backupArtifacts.targetId, targetId)];
   if (found.length) conditions.push(notInArray(backupArtifacts.fileName, found));
-  const missing = await db.update(backupArtifacts).set({ status: "missing" }).where(and(...conditions)).returning({ id: backupArtifacts.id });
+  const missing = await db
+    .update(backupArtifacts)
+    .set({ status: "missing" })
+    .where(and(...conditions))
+    .returning({ id: backupArtifacts.id });
   return { indexed: found.length, missing: missing.length, unreadable };
 }

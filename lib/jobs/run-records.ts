@@ -63,12 +63,7 @@ export async function failInterruptedRuns(db: Db, targetId: number, kinds: strin
     .update(runs)
     .set({ status: "failed", error: "interrupted: the process running it stopped before it finished", finishedAt: new Date(), phase: "failed" })
     .where(
-      and(
-        eq(runs.targetId, targetId),
-        eq(runs.status, "running"),
-        inArray(runs.kind, kinds),
-        exceptRunId === undefined ? undefined : ne(runs.id, exceptRunId),
-      ),
+      and(eq(runs.targetId, targetId), eq(runs.status, "running"), inArray(runs.kind, kinds), exceptRunId === undefined ? undefined : ne(runs.id, exceptRunId)),
     )
     .returning({ id: runs.id });
   return updated.length;

@@ -18,7 +18,10 @@ export async function ensureAgeIdentity(file: string): Promise<{ recipient: stri
   const pair = await generateKeyPair();
   // The folder also holds the clusters, which the `postgres` OS user must reach: 0755; the key file is 0600.
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  await writeFile(file, `# Lifeboat age identity: decrypts this sandbox's encrypted backups. Keep a copy somewhere safe.\n${pair.identity}\n`, { mode: 0o600, flag: "wx" });
+  await writeFile(file, `# Lifeboat age identity: decrypts this sandbox's encrypted backups. Keep a copy somewhere safe.\n${pair.identity}\n`, {
+    mode: 0o600,
+    flag: "wx",
+  });
   return { recipient: pair.recipient, created: true };
 }
 

@@ -49,7 +49,9 @@ describe("quickstart sandbox", () => {
     expect(first.admin).toMatchObject({ created: true, email: "admin@example.com" });
     const counts = await withClient(
       { host: "127.0.0.1", port: env.DB_PORT, database: "allertify", user: "allertify", password: "demo-owner-pw" },
-      async (c) => (await c.query<{ users: number; alerts: number }>("select (select count(*) from users)::int as users, (select count(*) from alerts)::int as alerts")).rows[0],
+      async (c) =>
+        (await c.query<{ users: number; alerts: number }>("select (select count(*) from users)::int as users, (select count(*) from alerts)::int as alerts"))
+          .rows[0],
     );
     expect(counts?.users).toBe(500);
     expect(counts?.alerts).toBeGreaterThan(1000);
@@ -64,9 +66,8 @@ describe("quickstart sandbox", () => {
   });
 
   it("archives WAL into backups/<target>/archive", async () => {
-    await withClient(
-      { host: "127.0.0.1", port: env.DB_PORT, database: "postgres", user: "allertify", password: "demo-owner-pw" },
-      (c) => c.query("select pg_switch_wal()"),
+    await withClient({ host: "127.0.0.1", port: env.DB_PORT, database: "postgres", user: "allertify", password: "demo-owner-pw" }, (c) =>
+      c.query("select pg_switch_wal()"),
     );
     const deadline = Date.now() + 30_000;
     let segments: string[] = [];

@@ -61,30 +61,38 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
   await assertClusterUserCanReach(archiveDir);
 
   const archiveWal = path.join(root, "bin", "archive-wal");
-  const demo = await openCluster("demo", {
-    baseDir: demoBase,
-    port: env.DB_PORT,
-    pgBinDir: env.PG_BIN_DIR,
-    walLevel: "replica",
-    archiveMode: "on",
-    archiveCommand: `${shellQuote(archiveWal)}${env.LIFEBOAT_WAL_COMPRESSION === "zstd" ? " --zstd" : ""} %p ${shellQuote(archiveDir)} %f`,
-    settings: { archive_timeout: 300 },
-    password: undefined,
-  }, log);
+  const demo = await openCluster(
+    "demo",
+    {
+      baseDir: demoBase,
+      port: env.DB_PORT,
+      pgBinDir: env.PG_BIN_DIR,
+      walLevel: "replica",
+      archiveMode: "on",
+      archiveCommand: `${shellQuote(archiveWal)}${env.LIFEBOAT_WAL_COMPRESSION === "zstd" ? " --zstd" : ""} %p ${shellQuote(archiveDir)} %f`,
+      settings: { archive_timeout: 300 },
+      password: undefined,
+    },
+    log,
+  );
 
   const seeded = await seedDemoDatabase(demo, env, root, log);
 
   let meta: LocalCluster | undefined;
   const metaUrl = new URL(env.DATABASE_URL);
   if (isSandboxMetaUrl(metaUrl)) {
-    meta = await openCluster("metadata", {
-      baseDir: path.join(root, ".lifeboat", "meta"),
-      port: Number(metaUrl.port),
-      pgBinDir: env.PG_BIN_DIR,
-      walLevel: "replica",
-      archiveMode: "off",
-      password: undefined,
-    }, log);
+    meta = await openCluster(
+      "metadata",
+      {
+        baseDir: path.join(root, ".lifeboat", "meta"),
+        port: Number(metaUrl.port),
+        pgBinDir: env.PG_BIN_DIR,
+        walLevel: "replica",
+        archiveMode: "off",
+        password: undefined,
+      },
+      log,
+    );
     await ensureRoleAndDatabase(meta, decodeURIComponent(metaUrl.username), decodeURIComponent(metaUrl.password), metaUrl.pathname.slice(1));
   } else {
     await ensureDatabaseExists(env.DATABASE_URL);
@@ -105,20 +113,14 @@ function isSandboxMetaUrl(url: URL): boolean {
   return ["127.0.0.1", "localhost"].includes(url.hostname) && url.port !== "" && url.port !== "5432";
 }
 
-async function openCluster(
-  label: string,
-  options: Parameters<typeof LocalCluster.open>[0],
-  log: (line: string) => void,
-): Promise<LocalCluster> {
+async function openCluster(label: string, options: Parameters<typeof LocalCluster.open>[0], log: (line: string) => void): Promise<LocalCluster> {
   const cluster = await LocalCluster.open(options);
   if (await cluster.isRunning()) {
     log(`${label} cluster: running on port ${cluster.port} (${cluster.dataDir})`);
     return cluster;
   }
   if (await isPortInUse(cluster.port)) {
-    throw new Error(
-      `Port ${cluster.port} is taken by another server, so the ${label} cluster cannot start. Stop that server, or choose another port in .env.`,
-    );
+    throw new Error(`Port ${cluster.port} is taken by another server, so the ${label} cluster cannot start. Stop that server, or choose another port in .env.`);
   }
   await cluster.start();
   log(`${label} cluster: started on port ${cluster.port} (${cluster.dataDir})`);

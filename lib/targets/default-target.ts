@@ -22,11 +22,7 @@ export async function upsertDefaultTarget(db: Db, env: TEnv): Promise<Target> {
     prismaSchemaPath: env.DB_PRISMA_SCHEMA ?? null,
     updatedAt: new Date(),
   };
-  const [row] = await db
-    .insert(targets)
-    .values(values)
-    .onConflictDoUpdate({ target: targets.name, set: values })
-    .returning();
+  const [row] = await db.insert(targets).values(values).onConflictDoUpdate({ target: targets.name, set: values }).returning();
   if (!row) throw new Error("could not register the default target");
   return row;
 }

@@ -4,9 +4,7 @@ import { users } from "@/lib/db/schema";
 import { appendAudit } from "@/lib/audit/append-audit";
 import { generatePassword, hashPassword } from "@/lib/auth/password";
 
-export type EnsureAdminResult =
-  | { created: true; email: string; password: string }
-  | { created: false; email: string; password?: string };
+export type EnsureAdminResult = { created: true; email: string; password: string } | { created: false; email: string; password?: string };
 
 /**
  * Make sure an admin exists. A new admin gets a random password, returned once so the caller can
@@ -14,7 +12,11 @@ export type EnsureAdminResult =
  */
 export async function ensureAdmin(db: Db, options: { email: string; resetPassword?: boolean }): Promise<EnsureAdminResult> {
   const email = options.email.trim().toLowerCase();
-  const [existing] = await db.select().from(users).where(eq(sql`lower(${users.email})`, email)).limit(1);
+  const [existing] = await db
+    .select()
+    .from(users)
+    .where(eq(sql`lower(${users.email})`, email))
+    .limit(1);
   if (existing && !options.resetPassword) return { created: false, email: existing.email };
 
   const password = generatePassword();

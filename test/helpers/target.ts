@@ -21,7 +21,10 @@ const repo = path.resolve(import.meta.dirname, "..", "..");
  * The environment a CLI child process gets to back up `target` as the default target "app":
  * nothing from the test runner's own environment but PATH and HOME.
  */
-export function cliEnv(target: TestTarget, settings: { DATABASE_URL: string; BACKUP_DIR: string; LOG_DIR: string } & Record<string, string>): NodeJS.ProcessEnv {
+export function cliEnv(
+  target: TestTarget,
+  settings: { DATABASE_URL: string; BACKUP_DIR: string; LOG_DIR: string } & Record<string, string>,
+): NodeJS.ProcessEnv {
   return {
     NODE_ENV: "test",
     PATH: process.env.PATH,
@@ -57,7 +60,11 @@ export async function createTestTarget(options: { seed?: boolean; database?: str
     );
     const result: Record<string, string> = {};
     for (const { q } of tables) {
-      const [row] = await query<{ h: string | null; n: string }>(`select md5(string_agg(t::text, '|' order by t::text)) as h, count(*) as n from ${q} t`, [], db);
+      const [row] = await query<{ h: string | null; n: string }>(
+        `select md5(string_agg(t::text, '|' order by t::text)) as h, count(*) as n from ${q} t`,
+        [],
+        db,
+      );
       result[q] = `${row?.n}:${row?.h ?? "empty"}`;
     }
     return result;

@@ -82,7 +82,10 @@ export class LocalCluster {
 
   /** An already initialised cluster folder, or undefined (never runs initdb). */
   static async existing(options: LocalClusterOptions): Promise<LocalCluster | undefined> {
-    const exists = await stat(path.join(path.resolve(options.baseDir), "pgdata", "PG_VERSION")).then(() => true, () => false);
+    const exists = await stat(path.join(path.resolve(options.baseDir), "pgdata", "PG_VERSION")).then(
+      () => true,
+      () => false,
+    );
     return exists ? LocalCluster.open(options) : undefined;
   }
 
@@ -101,9 +104,9 @@ export class LocalCluster {
 
   private async configuredPort(): Promise<number | undefined> {
     // postgresql.auto.conf is read after postgresql.conf, so its setting wins.
-    const conf = (
-      await Promise.all(["postgresql.conf", "postgresql.auto.conf"].map((f) => readFile(path.join(this.dataDir, f), "utf8").catch(() => "")))
-    ).join("\n");
+    const conf = (await Promise.all(["postgresql.conf", "postgresql.auto.conf"].map((f) => readFile(path.join(this.dataDir, f), "utf8").catch(() => "")))).join(
+      "\n",
+    );
     const matches = [...conf.matchAll(/^\s*port\s*=\s*'?(\d+)'?/gm)];
     const last = matches.at(-1)?.[1];
     return last ? Number(last) : undefined;
@@ -122,7 +125,7 @@ export class LocalCluster {
     } catch (error) {
       const e = error as { stderr?: string; stdout?: string; message: string };
       const detail = (e.stderr || e.stdout || e.message).trim().split("\n").slice(-5).join(" | ");
-      throw new Error(`${tool} failed: ${detail}`);
+      throw new Error(`${tool} failed: ${detail}`, { cause: error });
     }
   }
 
@@ -178,7 +181,7 @@ export class LocalCluster {
     } catch (error) {
       const log = await readFile(this.logFile, "utf8").catch(() => "");
       const tail = log.trim().split("\n").slice(-5).join(" | ");
-      throw new Error(`PostgreSQL in ${this.dataDir} did not start on port ${this.port}: ${tail || (error as Error).message}`);
+      throw new Error(`PostgreSQL in ${this.dataDir} did not start on port ${this.port}: ${tail || (error as Error).message}`, { cause: error });
     }
   }
 

@@ -33,7 +33,10 @@ export async function readIdentityFile(file: string): Promise<string[]> {
   } catch {
     throw new EncryptionError(`Cannot read the age identity file ${file}: set LIFEBOAT_AGE_IDENTITY_FILE to the key that decrypts these backups.`);
   }
-  const identities = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("AGE-SECRET-KEY-"));
+  const identities = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("AGE-SECRET-KEY-"));
   if (identities.length === 0) throw new EncryptionError(`${file} holds no age identity (AGE-SECRET-KEY-1…).`);
   return identities;
 }

@@ -88,4 +88,3 @@ export async function backupEnvironment(options: BackupEnvironmentOptions): Prom
     await rm(options.stagingDir, { recursive: true, force: true });
   }
 }
-

@@ -77,18 +77,24 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     const damages: [string, () => Promise<void>][] = [
       ["a byte appended", () => appendFile(full, "x")],
       ["truncated to zero", () => truncate(full, 0)],
-      ["same-size content changed", async () => {
-        const bytes = await readFile(full);
-        const middle = Math.floor(bytes.length / 2);
-        bytes[middle] = bytes[middle]! ^ 0xff;
-        await writeFile(full, bytes);
-      }],
+      [
+        "same-size content changed",
+        async () => {
+          const bytes = await readFile(full);
+          const middle = Math.floor(bytes.length / 2);
+          bytes[middle] = bytes[middle]! ^ 0xff;
+          await writeFile(full, bytes);
+        },
+      ],
       ["missing", () => rm(full)],
-      ["manifest edited", async () => {
-        const manifest = JSON.parse(pristineManifest);
-        manifest.files[0].sha256 = "0".repeat(64);
-        await writeFile(manifestPath, JSON.stringify(manifest));
-      }],
+      [
+        "manifest edited",
+        async () => {
+          const manifest = JSON.parse(pristineManifest);
+          manifest.files[0].sha256 = "0".repeat(64);
+          await writeFile(manifestPath, JSON.stringify(manifest));
+        },
+      ],
     ];
     for (const [label, damage] of damages) {
       await damage();
@@ -107,7 +113,15 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     const [file] = await only(["schema"]);
     await writeFile(path.join(work, "outside.dump"), "not a backup");
     await symlink(path.join(work, "outside.dump"), path.join(targetDir, "full_backup_2026-01-01T00-00-00Z.dump"));
-    for (const name of ["../outside.dump", "/etc/passwd", `sub/../${file}`, `${file}\0.dump`, ".lock", "full_backup_2026-01-01T00-00-00Z.dump", path.join(work, "outside.dump")]) {
+    for (const name of [
+      "../outside.dump",
+      "/etc/passwd",
+      `sub/../${file}`,
+      `${file}\0.dump`,
+      ".lock",
+      "full_backup_2026-01-01T00-00-00Z.dump",
+      path.join(work, "outside.dump"),
+    ]) {
       await expect(resolveArtifactPath(targetDir, name), name).rejects.toBeInstanceOf(UnsafePathError);
     }
     expect(await resolveArtifactPath(targetDir, file!)).toBe(path.join(targetDir, file!));
@@ -196,7 +210,10 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     );
     const before = await target.fingerprint(dbName);
     const result = await backup(["full", "json"], { target: { name: "app", connection: hostile } });
-    expect(result.artifacts.every((a) => a.ok), JSON.stringify(result.artifacts)).toBe(true);
+    expect(
+      result.artifacts.every((a) => a.ok),
+      JSON.stringify(result.artifacts),
+    ).toBe(true);
     const [full, json] = result.artifacts.map((a) => (a.ok ? a.file : ""));
 
     const copyName = `restored -d=${"x"} "ü"`;
@@ -222,7 +239,10 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     const [json] = await only(["json"]);
 
     const exported = (await exec("sh", ["-c", `zcat '${path.join(targetDir, json!)}'`], { maxBuffer: 64 * 1024 * 1024 })).stdout;
-    const document = JSON.parse(exported) as { naming: string; tables: { table: string; name: string; columns: { column: string; field: string }[]; rows: Record<string, unknown>[] }[] };
+    const document = JSON.parse(exported) as {
+      naming: string;
+      tables: { table: string; name: string; columns: { column: string; field: string }[]; rows: Record<string, unknown>[] }[];
+    };
     expect(document.naming).toBe("prisma");
     const users = document.tables.find((t) => t.table === "users")!;
     expect(users.name).toBe("User");
@@ -237,22 +257,32 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await target.query<{ t: string }>("select t::text from kinds t order by id")).toEqual(original);
 
     // All or nothing: a constraint the exported rows break aborts the whole restore.
-    await target.query("update kinds set flag = false where id = 1; alter table kinds add constraint small_positive check (small is null or small >= 0) not valid");
+    await target.query(
+      "update kinds set flag = false where id = 1; alter table kinds add constraint small_positive check (small is null or small >= 0) not valid",
+    );
     const changed = await target.fingerprint();
-    await expect(restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["kinds", "users"] })).rejects.toThrow(/small_positive/);
+    await expect(
+      restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["kinds", "users"] }),
+    ).rejects.toThrow(/small_positive/);
     expect(await target.fingerprint()).toEqual(changed);
     await target.query("alter table kinds drop constraint small_positive");
   });
 
   it("refuses a partial JSON restore that would reach into a table that was not chosen", async () => {
     const [json] = await only(["json"]);
-    await target.query("insert into users (id, email, display_name) values (9001, 'late@example.com', 'Late'); insert into alerts (user_id, product_id, allergen_id, message) values (9001, 1, 1, 'late alert')");
+    await target.query(
+      "insert into users (id, email, display_name) values (9001, 'late@example.com', 'Late'); insert into alerts (user_id, product_id, allergen_id, message) values (9001, 1, 1, 'late alert')",
+    );
     const before = await target.fingerprint();
-    const error = await restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["users"] }).catch((e: unknown) => e);
+    const error = await restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["users"] }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RestoreRefusedError);
     expect((error as Error).message).toMatch(/alerts was not chosen/);
     expect(await target.fingerprint()).toEqual(before);
-    await expect(restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["nope"] })).rejects.toThrow(/Not in this export: nope/);
+    await expect(restoreJsonExport({ targetName: "app", targetDir, connection: target.connection, fileName: json!, tables: ["nope"] })).rejects.toThrow(
+      /Not in this export: nope/,
+    );
   });
 
   it("encrypts with age: the standard tool decrypts; a wrong key or altered ciphertext fails loudly", async () => {
@@ -262,8 +292,12 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect((await exec("tar", ["-tf", plain])).stdout).toMatch(/globals\.sql/);
 
     const stranger = await generateKeyPair();
-    await expect(restoreEnvironment({ targetDir, fileName: env!, outDir: path.join(work, "e1"), identities: [stranger.identity] })).rejects.toThrow(/Cannot decrypt/);
-    await expect(restoreEnvironment({ targetDir, fileName: env!, outDir: path.join(work, "e2"), identities: [] })).rejects.toThrow(/LIFEBOAT_AGE_IDENTITY_FILE/);
+    await expect(restoreEnvironment({ targetDir, fileName: env!, outDir: path.join(work, "e1"), identities: [stranger.identity] })).rejects.toThrow(
+      /Cannot decrypt/,
+    );
+    await expect(restoreEnvironment({ targetDir, fileName: env!, outDir: path.join(work, "e2"), identities: [] })).rejects.toThrow(
+      /LIFEBOAT_AGE_IDENTITY_FILE/,
+    );
 
     // An encrypted dump whose ciphertext was altered (and its manifest forged to match): age's
     // authentication stops pg_restore, whose single transaction leaves the database as it was.
@@ -279,7 +313,9 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     await writeFile(`${file}.manifest.json`, JSON.stringify(manifest));
     await target.query("update users set display_name = 'must survive' where id = 2");
     const before = await target.fingerprint();
-    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: full!, identities: [keys.identity] })).rejects.toThrow();
+    await expect(
+      restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: full!, identities: [keys.identity] }),
+    ).rejects.toThrow();
     expect(await target.fingerprint()).toEqual(before);
   });
 
@@ -289,15 +325,26 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     const manifest = await readManifest(targetDir, dir!);
     expect(manifest.files.map((f) => f.name)).toContain(`${dir}/toc.dat`);
     const before = await target.fingerprint();
-    const restored = await restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "parallel_copy", jobs: 2 });
+    const restored = await restoreFullBackup({
+      targetName: "app",
+      targetDir,
+      connection: target.connection,
+      fileName: dir!,
+      intoDatabase: "parallel_copy",
+      jobs: 2,
+    });
     expect(restored.rowCounts.every((r) => r.ok)).toBe(true);
     expect(await target.fingerprint("parallel_copy")).toEqual(before);
 
     await writeFile(path.join(targetDir, dir!, "extra.dat"), "x");
-    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "never" })).rejects.toThrow(/extra\.dat: not in the manifest/);
+    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "never" })).rejects.toThrow(
+      /extra\.dat: not in the manifest/,
+    );
     await rm(path.join(targetDir, dir!, "extra.dat"));
     await appendFile(path.join(targetDir, dir!, "toc.dat"), "x");
-    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "never" })).rejects.toThrow(/toc\.dat: size/);
+    await expect(restoreFullBackup({ targetName: "app", targetDir, connection: target.connection, fileName: dir!, intoDatabase: "never" })).rejects.toThrow(
+      /toc\.dat: size/,
+    );
     const [{ n }] = (await target.query<{ n: string }>("select count(*) as n from pg_database where datname = 'never'")) as [{ n: string }];
     expect(Number(n)).toBe(0);
   });

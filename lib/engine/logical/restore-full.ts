@@ -61,7 +61,8 @@ export async function checkArtifact(targetDir: string, fileName: string, kind: M
   const file = await resolveArtifactPath(targetDir, fileName);
   const artifact = path.basename(file);
   const manifest = await readManifest(targetDir, artifact);
-  if (manifest.kind !== kind) throw new RestoreRefusedError(`${artifact} is ${KIND_NAMES[manifest.kind]}, not ${KIND_NAMES[kind]} (use the matching restore command).`);
+  if (manifest.kind !== kind)
+    throw new RestoreRefusedError(`${artifact} is ${KIND_NAMES[manifest.kind]}, not ${KIND_NAMES[kind]} (use the matching restore command).`);
   const verified = await verifyAgainstManifest(targetDir, manifest);
   if (!verified.ok) throw new RestoreRefusedError(`${artifact} is damaged and was not restored: ${verified.problems.join("; ")}`);
   return { path: file, manifest };

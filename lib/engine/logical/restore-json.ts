@@ -60,21 +60,25 @@ export async function restoreJsonExport(options: RestoreJsonOptions): Promise<Re
     const plain = source.pipe(createGunzip());
     source.once("error", (error) => plain.destroy(error));
 
-    return await withClient(options.connection, async (client) => {
-      await client.query("begin");
-      try {
-        // The line reader is created only now: lines emitted before iteration starts would be lost.
-        const states = await loadIntoTempTables(client, createInterface({ input: plain, crlfDelay: Infinity }), options.tables);
-        const selected = states.filter((s) => s.selected);
-        options.onPhase?.("applying");
-        const result = await applyTables(client, selected);
-        await client.query("commit");
-        return { file: artifact, tables: result, durationMs: Date.now() - started };
-      } catch (error) {
-        await client.query("rollback").catch(() => {});
-        throw error;
-      }
-    }, 10_000);
+    return await withClient(
+      options.connection,
+      async (client) => {
+        await client.query("begin");
+        try {
+          // The line reader is created only now: lines emitted before iteration starts would be lost.
+          const states = await loadIntoTempTables(client, createInterface({ input: plain, crlfDelay: Infinity }), options.tables);
+          const selected = states.filter((s) => s.selected);
+          options.onPhase?.("applying");
+          const result = await applyTables(client, selected);
+          await client.query("commit");
+          return { file: artifact, tables: result, durationMs: Date.now() - started };
+        } catch (error) {
+          await client.query("rollback").catch(() => {});
+          throw error;
+        }
+      },
+      10_000,
+    );
   } finally {
     await lock.release();
   }
@@ -125,7 +129,8 @@ async function loadIntoTempTables(client: pg.ClientBase, lines: AsyncIterable<st
       };
       if (selected) {
         const exists = await client.query("select to_regclass($1) as t", [current.qualified]);
-        if (!exists.rows[0]?.t) throw new RestoreRefusedError(`Table ${doc.schema}.${doc.table} does not exist in the database; restore the schema first (nothing was changed).`);
+        if (!exists.rows[0]?.t)
+          throw new RestoreRefusedError(`Table ${doc.schema}.${doc.table} does not exist in the database; restore the schema first (nothing was changed).`);
         await useLiveColumnTypes(client, current);
         await client.query(`create temporary table ${current.temp} (like ${current.qualified}) on commit drop`);
       }
@@ -158,7 +163,9 @@ async function loadIntoTempTables(client: pg.ClientBase, lines: AsyncIterable<st
  * type name); every exported column must exist there.
  */
 async function useLiveColumnTypes(client: pg.ClientBase, state: TableState): Promise<void> {
-  const live = new Map((await listColumns(client, { schema: state.doc.schema, name: state.doc.table, qualified: state.qualified })).map((c) => [c.name, c.type]));
+  const live = new Map(
+    (await listColumns(client, { schema: state.doc.schema, name: state.doc.table, qualified: state.qualified })).map((c) => [c.name, c.type]),
+  );
   state.doc.columns = state.doc.columns.map((column) => {
     const type = live.get(column.column);
     if (!type) throw new RestoreRefusedError(`Column ${column.column} of ${state.doc.table} is in the export but not in the database (nothing was changed).`);
@@ -244,7 +251,9 @@ async function applyTables(client: pg.ClientBase, selected: TableState[]): Promi
     const state = byName.get(name)!;
     const pk = keys.get(name)!;
     const deleted = pk.length
-      ? await client.query(`delete from ${state.qualified} t where not exists (select 1 from ${state.temp} s where ${pk.map((c) => `s.${c} = t.${c}`).join(" and ")})`)
+      ? await client.query(
+          `delete from ${state.qualified} t where not exists (select 1 from ${state.temp} s where ${pk.map((c) => `s.${c} = t.${c}`).join(" and ")})`,
+        )
       : await client.query(`delete from ${state.qualified}`);
     results.set(name, { table: state.doc.table, rows: state.rows, deleted: deleted.rowCount ?? 0, upserted: 0 });
   }

@@ -77,7 +77,8 @@ export async function runLogicalBackup(options: RunLogicalBackupOptions): Promis
   try {
     await options.onLocked?.();
     const stale = await removeStaleTemps(targetDir);
-    if (stale.length) await log.write("WARN", "backup", { target: target.name, message: `removed ${stale.length} partial file(s) left by an interrupted backup` });
+    if (stale.length)
+      await log.write("WARN", "backup", { target: target.name, message: `removed ${stale.length} partial file(s) left by an interrupted backup` });
 
     const artifacts: ArtifactResult[] = [];
     let server: ServerInfo;

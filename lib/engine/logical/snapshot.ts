@@ -14,7 +14,7 @@ export async function withExportedSnapshot<T>(connection: PgConnection, fn: (sna
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`cannot connect: ${connectionErrorMessage(error, connection)}`);
+    throw new Error(`cannot connect: ${connectionErrorMessage(error, connection)}`, { cause: error });
   }
   try {
     await client.query("begin isolation level repeatable read read only");

@@ -89,7 +89,7 @@ describe("runPgTool against a password-protected cluster", () => {
   it("takes hostile database names literally (no connection string, no option)", async () => {
     const name = "-d host=evil dbname='x' \"ü\"";
     await cluster.query(`create database ${pg.escapeIdentifier(name)}`);
-    await withClient(cluster.connection(name), (c) => c.query("create table \"select\" (\"a b\" int); insert into \"select\" values (7)"));
+    await withClient(cluster.connection(name), (c) => c.query('create table "select" ("a b" int); insert into "select" values (7)'));
     const result = await runPgTool({ tool: "pg_dump", args: ["--format=plain"], connection: cluster.connection(name) });
     expect(result.stdout).toContain('COPY public."select" ("a b")');
   });

@@ -185,9 +185,7 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
     const counted = child.stdout!.pipe(counter);
     child.stdout!.once("error", (error) => counter.destroy(error));
     stdoutDone = (
-      options.stdoutConsumer
-        ? options.stdoutConsumer(counted)
-        : pipeline(counted, createWriteStream(options.stdoutFile!, { mode: 0o600, flags: "wx" }))
+      options.stdoutConsumer ? options.stdoutConsumer(counted) : pipeline(counted, createWriteStream(options.stdoutFile!, { mode: 0o600, flags: "wx" }))
     ).catch(stopOnOutputError);
   } else {
     child.stdout!.setEncoding("utf8");
@@ -200,14 +198,20 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
   if (options.watchFile) {
     const watched = options.watchFile;
     watchTimer = setInterval(() => {
-      stat(watched).then((s) => report(s.size), () => {});
+      stat(watched).then(
+        (s) => report(s.size),
+        () => {},
+      );
     }, 500);
   }
 
   try {
     const [{ code, signal }] = await Promise.all([exited, stdoutDone, stdinDone]);
     if (options.watchFile) {
-      const size = await stat(options.watchFile).then((s) => s.size, () => 0);
+      const size = await stat(options.watchFile).then(
+        (s) => s.size,
+        () => 0,
+      );
       report(size);
     }
     return { exitCode: code, signal, stdout, stderr, bytesWritten, durationMs: Date.now() - started, aborted };

@@ -30,7 +30,7 @@ export async function withClient<T>(connection: PgConnection, fn: (client: pg.Cl
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
-    throw new Error(connectionErrorMessage(error, connection));
+    throw new Error(connectionErrorMessage(error, connection), { cause: error });
   }
   try {
     return await fn(client);

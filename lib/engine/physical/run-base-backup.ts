@@ -54,14 +54,24 @@ export async function runBaseBackup(options: RunBaseBackupOptions): Promise<Base
     options.onPhase?.("preflight");
     const { binary, server } = await preflightClientTool("pg_basebackup", target.connection, { pgBinDir: options.pgBinDir });
     const segmentSize = await withClient(target.connection, async (c) => {
-      const { rows } = await c.query<{ size: string }>("select setting::bigint * (case unit when 'B' then 1 when 'kB' then 1024 when 'MB' then 1048576 else 1 end) as size from pg_settings where name = 'wal_segment_size'");
+      const { rows } = await c.query<{ size: string }>(
+        "select setting::bigint * (case unit when 'B' then 1 when 'kB' then 1024 when 'MB' then 1048576 else 1 end) as size from pg_settings where name = 'wal_segment_size'",
+      );
       return Number(rows[0]?.size ?? 16 * 1024 * 1024);
     });
 
     options.onPhase?.("copying the data directory");
     await runPgTool({
       tool: "pg_basebackup",
-      args: [`--pgdata=${temp}`, "--format=plain", "--wal-method=stream", "--checkpoint=fast", "--manifest-checksums=SHA256", "--no-password", `--label=lifeboat ${timestamp}`],
+      args: [
+        `--pgdata=${temp}`,
+        "--format=plain",
+        "--wal-method=stream",
+        "--checkpoint=fast",
+        "--manifest-checksums=SHA256",
+        "--no-password",
+        `--label=lifeboat ${timestamp}`,
+      ],
       connection: target.connection,
       pgBinDir: options.pgBinDir,
       signal: options.signal,
@@ -70,7 +80,9 @@ export async function runBaseBackup(options: RunBaseBackupOptions): Promise<Base
     options.onPhase?.("verifying");
     const verifier = await runPgTool({ tool: "pg_verifybackup", args: [temp], pgBinDir: options.pgBinDir, signal: options.signal });
     const label = parseBackupLabel(await readFile(path.join(temp, "backup_label"), "utf8"));
-    const pgManifest = JSON.parse(await readFile(path.join(temp, "backup_manifest"), "utf8")) as { "WAL-Ranges"?: { Timeline: number; "Start-LSN": string; "End-LSN": string }[] };
+    const pgManifest = JSON.parse(await readFile(path.join(temp, "backup_manifest"), "utf8")) as {
+      "WAL-Ranges"?: { Timeline: number; "Start-LSN": string; "End-LSN": string }[];
+    };
     const range = pgManifest["WAL-Ranges"]?.at(-1);
     if (!range) throw new Error("backup_manifest has no WAL range");
     const size = await folderSize(temp);
@@ -104,7 +116,16 @@ export async function runBaseBackup(options: RunBaseBackupOptions): Promise<Base
     };
     const manifestFile = await writeManifest(targetDir, manifest);
     const durationMs = finished.getTime() - started.getTime();
-    await log.succeeded("backup", { target: target.name, kind: "base", file: artifact, bytes: size, duration_ms: durationMs, wal_start: label.startLsn, wal_stop: range["End-LSN"], timeline: range.Timeline });
+    await log.succeeded("backup", {
+      target: target.name,
+      kind: "base",
+      file: artifact,
+      bytes: size,
+      duration_ms: durationMs,
+      wal_start: label.startLsn,
+      wal_stop: range["End-LSN"],
+      timeline: range.Timeline,
+    });
     return { artifact, manifestFile, manifest, durationMs };
   } catch (error) {
     await rm(temp, { recursive: true, force: true });

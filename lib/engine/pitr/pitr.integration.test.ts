@@ -39,17 +39,22 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
 
   /** Switch to a new segment and wait until the archiver has it. */
   const archiveNow = async (c: LocalCluster = cluster) => {
-    const [{ f }] = await withClient(c.adminConnection(), async (client) => (await client.query<{ f: string }>("select pg_walfile_name(pg_switch_wal()) as f")).rows as [{ f: string }]);
+    const [{ f }] = await withClient(
+      c.adminConnection(),
+      async (client) => (await client.query<{ f: string }>("select pg_walfile_name(pg_switch_wal()) as f")).rows as [{ f: string }],
+    );
     for (let i = 0; i < 150; i++) {
-      const [row] = await withClient(c.adminConnection(), async (client) => (await client.query<{ w: string | null }>("select last_archived_wal as w from pg_stat_archiver")).rows);
+      const [row] = await withClient(
+        c.adminConnection(),
+        async (client) => (await client.query<{ w: string | null }>("select last_archived_wal as w from pg_stat_archiver")).rows,
+      );
       if (row?.w && row.w.slice(8) >= f.slice(8)) return;
       await sleep(200);
     }
     throw new Error(`segment ${f} was not archived`);
   };
 
-  const plan = (target: Parameters<typeof parseRecoveryTarget>[0]) =>
-    planPitr({ targetDir, archiveDir, target: parseRecoveryTarget(target, "UTC") });
+  const plan = (target: Parameters<typeof parseRecoveryTarget>[0]) => planPitr({ targetDir, archiveDir, target: parseRecoveryTarget(target, "UTC") });
 
   const common = (p: PitrPlan, archive = archiveDir) => ({ plan: p, targetDir, archiveDir: archive, restoreWal, log, targetName: "app" });
 
@@ -204,11 +209,15 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
       expect(parseLsn(window.ranges.at(-1)!.to.lsn), `${label}: ${JSON.stringify(window)}`).toBeLessThan(end);
       return copy;
     };
-    const corrupted = await damage("corrupted", async (file) => {
-      const bytes = await readFile(file);
-      bytes[offset] = bytes[offset]! ^ 0xff;
-      await writeFile(file, bytes);
-    }, /damaged at/);
+    const corrupted = await damage(
+      "corrupted",
+      async (file) => {
+        const bytes = await readFile(file);
+        bytes[offset] = bytes[offset]! ^ 0xff;
+        await writeFile(file, bytes);
+      },
+      /damaged at/,
+    );
     await damage("truncated", (file) => truncate(file, 8192), /truncated/);
     await damage("missing", (file) => rm(file), /missing from the archive/);
 

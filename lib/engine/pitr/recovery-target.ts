@@ -1,10 +1,7 @@
 import { parseLsn } from "../wal/wal-names";
 
 export type RecoveryTarget =
-  | { kind: "time"; input: string; utc: Date; zone: string }
-  | { kind: "name"; name: string }
-  | { kind: "lsn"; lsn: string }
-  | { kind: "latest" };
+  { kind: "time"; input: string; utc: Date; zone: string } | { kind: "name"; name: string } | { kind: "lsn"; lsn: string } | { kind: "latest" };
 
 export class RecoveryTargetError extends Error {
   readonly code = "BAD_RECOVERY_TARGET";
@@ -47,7 +44,10 @@ export function isValidZone(zone: string): boolean {
 export function parseRecoveryTime(input: string, zone: string): Date {
   if (!isValidZone(zone)) throw new RecoveryTargetError(`Unknown time zone ${JSON.stringify(zone)} (use an IANA name such as UTC or Asia/Jakarta).`);
   const match = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(input.trim());
-  if (!match) throw new RecoveryTargetError(`Not a time: ${JSON.stringify(input)}; write it as "2026-01-15 14:30:00" (${zone}) or with an offset ("2026-01-15T14:30:00+07:00").`);
+  if (!match)
+    throw new RecoveryTargetError(
+      `Not a time: ${JSON.stringify(input)}; write it as "2026-01-15 14:30:00" (${zone}) or with an offset ("2026-01-15T14:30:00+07:00").`,
+    );
   const [, y, mo, d, h, mi, s = "0", frac = "0", offset] = match;
   const ms = Math.round(Number(`0.${frac}`) * 1000);
   const wall = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
@@ -68,7 +68,10 @@ export function parseRecoveryTime(input: string, zone: string): Date {
   return new Date(utc);
 }
 
-export function parseRecoveryTarget(input: { time?: string | undefined; name?: string | undefined; lsn?: string | undefined; latest?: boolean | undefined }, zone: string): RecoveryTarget {
+export function parseRecoveryTarget(
+  input: { time?: string | undefined; name?: string | undefined; lsn?: string | undefined; latest?: boolean | undefined },
+  zone: string,
+): RecoveryTarget {
   const given = [input.time !== undefined, input.name !== undefined, input.lsn !== undefined, Boolean(input.latest)].filter(Boolean).length;
   if (given !== 1) throw new RecoveryTargetError("Give exactly one recovery target: a time, --name <restore point>, --lsn <lsn> or latest.");
   if (input.latest) return { kind: "latest" };

@@ -93,14 +93,21 @@ async function appendSettings(dataDir: string, settings: Record<string, string |
 /** The FATAL/PANIC lines and the last replayed point from the server log, for the error message. */
 async function recoveryReport(logFile: string, since: number): Promise<{ fatal: string | undefined; lastReached: string | undefined }> {
   const log = (await readFile(logFile, "utf8").catch(() => "")).slice(since);
-  const fatal = log.split("\n").filter((l) => /FATAL|PANIC/.test(l)).map((l) => l.replace(/^.*?(FATAL|PANIC):\s*/, "")).at(-1);
+  const fatal = log
+    .split("\n")
+    .filter((l) => /FATAL|PANIC/.test(l))
+    .map((l) => l.replace(/^.*?(FATAL|PANIC):\s*/, ""))
+    .at(-1);
   const reached = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1] ?? /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
   return { fatal, lastReached: reached?.trim() };
 }
 
 /** Start the restored cluster, wait until recovery reached its target and promoted, prove it takes writes. */
 async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions): Promise<{ timeline: number; lastReplayed: string | null }> {
-  const logStart = await stat(cluster.logFile).then((s) => s.size, () => 0);
+  const logStart = await stat(cluster.logFile).then(
+    (s) => s.size,
+    () => 0,
+  );
   const fail = async (what: string) => {
     const report = await recoveryReport(cluster.logFile, logStart);
     const reached = report.lastReached ? ` Recovery got as far as ${report.lastReached}.` : "";
@@ -118,7 +125,11 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
       await cluster.stop("immediate").catch(() => {});
       throw await fail("Recovery did not finish in time");
     }
-    const state = await withClient(cluster.adminConnection(), async (c) => (await c.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]?.r, 2_000).catch(() => undefined);
+    const state = await withClient(
+      cluster.adminConnection(),
+      async (c) => (await c.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]?.r,
+      2_000,
+    ).catch(() => undefined);
     if (state === false) break;
     if (state === undefined && !(await cluster.isRunning())) throw await fail("PostgreSQL stopped during recovery");
     await new Promise((r) => setTimeout(r, 200));
@@ -178,7 +189,15 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     cluster.port = options.port;
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
     const outcome: PitrOutcome = { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started };
-    await options.log.succeeded("pitr", { target: options.targetName, mode: "new-instance", base: options.plan.base.artifact, port: options.port, timeline, last_replayed: lastReplayed, duration_ms: outcome.durationMs });
+    await options.log.succeeded("pitr", {
+      target: options.targetName,
+      mode: "new-instance",
+      base: options.plan.base.artifact,
+      port: options.port,
+      timeline,
+      last_replayed: lastReplayed,
+      duration_ms: outcome.durationMs,
+    });
     return outcome;
   } catch (error) {
     await options.log.failed("pitr", { target: options.targetName, mode: "new-instance", base: options.plan.base.artifact, error: (error as Error).message });
@@ -196,7 +215,8 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
  */
 export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; keepPrevious: boolean }): Promise<PitrOutcome> {
   const started = Date.now();
-  if (path.basename(options.dataDir) !== "pgdata") throw new PitrFailedError("In-place PITR needs a cluster laid out by Lifeboat (<folder>/pgdata); use --to-new-instance.");
+  if (path.basename(options.dataDir) !== "pgdata")
+    throw new PitrFailedError("In-place PITR needs a cluster laid out by Lifeboat (<folder>/pgdata); use --to-new-instance.");
   const baseDir = path.dirname(options.dataDir);
   const cluster = await LocalCluster.existing({ baseDir, pgBinDir: options.pgBinDir });
   if (!cluster) throw new PitrFailedError(`No cluster in ${options.dataDir}; use --to-new-instance.`);
@@ -237,7 +257,14 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
       durationMs: Date.now() - started,
       previousDataDir: options.keepPrevious ? aside : undefined,
     };
-    await options.log.succeeded("pitr", { target: options.targetName, mode: "in-place", base: options.plan.base.artifact, timeline, last_replayed: lastReplayed, duration_ms: outcome.durationMs });
+    await options.log.succeeded("pitr", {
+      target: options.targetName,
+      mode: "in-place",
+      base: options.plan.base.artifact,
+      timeline,
+      last_replayed: lastReplayed,
+      duration_ms: outcome.durationMs,
+    });
     return outcome;
   } catch (error) {
     await options.log.failed("pitr", { target: options.targetName, mode: "in-place", base: options.plan.base.artifact, error: (error as Error).message });
@@ -260,7 +287,10 @@ async function archiveCurrentWal(cluster: LocalCluster): Promise<void> {
   });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const archived = await withClient(cluster.adminConnection(), async (c) => (await c.query<{ w: string | null }>("select last_archived_wal as w from pg_stat_archiver")).rows[0]?.w);
+    const archived = await withClient(
+      cluster.adminConnection(),
+      async (c) => (await c.query<{ w: string | null }>("select last_archived_wal as w from pg_stat_archiver")).rows[0]?.w,
+    );
     if (archived && archived >= segment) return;
     await new Promise((r) => setTimeout(r, 200));
   }

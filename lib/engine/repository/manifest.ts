@@ -43,7 +43,10 @@ export async function describeFile(dir: string, name: string): Promise<Manifest[
 
 /** Describe every file of a folder artifact (names relative to the target's folder). */
 export async function describeFolder(dir: string, folder: string): Promise<Manifest["files"]> {
-  const names = (await readdir(path.join(dir, folder), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  const names = (await readdir(path.join(dir, folder), { withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(names.map((name) => describeFile(dir, `${folder}/${name}`)));
 }
 
@@ -81,7 +84,8 @@ export async function readManifest(targetDir: string, artifact: string): Promise
     throw new ManifestError(`The manifest of ${artifact} is not valid JSON.`);
   }
   const result = ZManifest.safeParse(parsed);
-  if (!result.success) throw new ManifestError(`The manifest of ${artifact} is malformed: ${result.error.issues[0]?.path.join(".")} ${result.error.issues[0]?.message}`);
+  if (!result.success)
+    throw new ManifestError(`The manifest of ${artifact} is malformed: ${result.error.issues[0]?.path.join(".")} ${result.error.issues[0]?.message}`);
   if (result.data.artifact !== artifact) throw new ManifestError(`The manifest beside ${artifact} describes ${result.data.artifact}.`);
   return result.data;
 }
@@ -108,7 +112,8 @@ export async function verifyAgainstManifest(targetDir: string, manifest: Manifes
     // A directory-format dump: a file that is not in the manifest is damage too.
     const listed = new Set(manifest.files.map((f) => f.name));
     const present = await readdir(path.join(targetDir, manifest.artifact)).catch(() => [] as string[]);
-    for (const name of present) if (!listed.has(`${manifest.artifact}/${name}`)) problems.push(`${manifest.artifact}/${name}: not in the manifest (extra file)`);
+    for (const name of present)
+      if (!listed.has(`${manifest.artifact}/${name}`)) problems.push(`${manifest.artifact}/${name}: not in the manifest (extra file)`);
   }
   return problems.length ? { ok: false, problems } : { ok: true };
 }

@@ -5,7 +5,10 @@ export type ArtifactKind = "full" | "schema" | "json" | "env" | "base";
 
 /** 2026-01-15T02:00:00.123Z → 2026-01-15T02-00-00Z (the seed's file-name timestamps, in UTC). */
 export function backupTimestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/:/g, "-");
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/:/g, "-");
 }
 
 const PREFIX: Record<Exclude<ArtifactKind, "base">, string> = {

@@ -38,7 +38,9 @@ export async function acquireTargetLock(targetDir: string, target: string, opera
       return { release: () => rm(file, { force: true }) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const holder = await readFile(file, "utf8").then((t) => JSON.parse(t) as { host?: string; pid?: number; operation?: string; since?: string }).catch(() => undefined);
+      const holder = await readFile(file, "utf8")
+        .then((t) => JSON.parse(t) as { host?: string; pid?: number; operation?: string; since?: string })
+        .catch(() => undefined);
       const stale = holder?.host === hostname() && typeof holder.pid === "number" && !isAlive(holder.pid);
       if (!stale) {
         const who = holder ? `${holder.operation ?? "operation"} by pid ${holder.pid} on ${holder.host} since ${holder.since}` : "lock file unreadable";

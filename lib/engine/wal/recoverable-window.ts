@@ -184,13 +184,25 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
       chain = await walkChain(startSeg, base);
       if (!chain) {
         const at = isoMicros(base.finishedAt);
-        ranges.push({ timeline, base: base.artifact, from: { time: at, lsn: base.walStopLsn! }, to: { time: at, lsn: base.walStopLsn! }, endReason: `no archived WAL after the backup (${segmentFileName(timelineForSegment(ancestry, startSeg, segmentSize), startSeg, segmentSize)} missing)` });
+        ranges.push({
+          timeline,
+          base: base.artifact,
+          from: { time: at, lsn: base.walStopLsn! },
+          to: { time: at, lsn: base.walStopLsn! },
+          endReason: `no archived WAL after the backup (${segmentFileName(timelineForSegment(ancestry, startSeg, segmentSize), startSeg, segmentSize)} missing)`,
+        });
         continue;
       }
     }
     const to = chain.scan.to;
     const fromTime = isoMicros(base.finishedAt);
-    ranges.push({ timeline, base: base.artifact, from: { time: fromTime, lsn: base.walStopLsn! }, to: to.time < fromTime ? { ...to, time: fromTime } : to, endReason: chain.scan.endReason });
+    ranges.push({
+      timeline,
+      base: base.artifact,
+      from: { time: fromTime, lsn: base.walStopLsn! },
+      to: to.time < fromTime ? { ...to, time: fromTime } : to,
+      endReason: chain.scan.endReason,
+    });
   }
 
   return { timeline, ranges, restorePoints: [...restorePoints.values()], problems: [...problems] };

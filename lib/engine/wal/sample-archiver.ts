@@ -40,7 +40,7 @@ export async function sampleArchiver(connection: PgConnection, options: { rpoSec
          from pg_stat_archiver`,
     );
     const row = rows[0]!;
-    let readyCount: number | null = null;
+    let readyCount: number | null;
     try {
       const ready = await client.query<{ n: number }>("select count(*)::int as n from pg_ls_archive_statusdir() where name like '%.ready'");
       readyCount = ready.rows[0]?.n ?? 0;
@@ -53,7 +53,8 @@ export async function sampleArchiver(connection: PgConnection, options: { rpoSec
     if (failingNow) alerts.push(`archiving is failing: ${row.last_failed_wal} could not be archived (last attempt ${row.last_failed_time!.toISOString()})`);
     if (readyCount !== null && readyCount > (options.maxReady ?? 10)) alerts.push(`${readyCount} WAL segments are waiting to be archived`);
     const rpo = options.rpoSeconds ?? DEFAULT_RPO_SECONDS;
-    if (row.age !== null && row.age > rpo && (readyCount === null || readyCount > 0)) alerts.push(`the last archived segment is ${Math.round(row.age / 60)} minutes old (RPO ${Math.round(rpo / 60)} minutes)`);
+    if (row.age !== null && row.age > rpo && (readyCount === null || readyCount > 0))
+      alerts.push(`the last archived segment is ${Math.round(row.age / 60)} minutes old (RPO ${Math.round(rpo / 60)} minutes)`);
     return {
       archivedCount: Number(row.archived_count),
       failedCount: Number(row.failed_count),
