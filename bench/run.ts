@@ -13,15 +13,15 @@ import { promisify } from "node:util";
 import { findFreePort } from "@/lib/engine/cluster/free-port";
 import { LocalCluster } from "@/lib/engine/cluster/local-cluster";
 import { CLUSTER_OS_USER, handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
-import { BackupLog } from "@/lib/engine/log/backup-log";
-import { runLogicalBackup } from "@/lib/engine/logical/run-logical-backup";
+import { runBackupSet } from "@/lib/engine/backup/run-backup-set";
+import type { BackupSettings } from "@/lib/engine/backup/types";
 import { restoreFullBackup } from "@/lib/engine/logical/restore-full";
 import { findPgBinary } from "@/lib/engine/pg/find-pg-binary";
 import { runPgTool } from "@/lib/engine/pg/run-pg-tool";
 import { withClient } from "@/lib/engine/pg/server-info";
-import { runBaseBackup } from "@/lib/engine/physical/run-base-backup";
 import { planPitr } from "@/lib/engine/pitr/plan-pitr";
 import { pitrInPlace, pitrToNewInstance } from "@/lib/engine/pitr/run-pitr";
+import { LocalRepository, type Repository } from "@/lib/engine/repository/repository";
 import { formatBytes } from "@/lib/format";
 
 const exec = promisify(execFile);
@@ -48,16 +48,22 @@ function say(line: string) {
 async function main() {
   const work = await mkdtemp(path.join(os.tmpdir(), "lifeboat-bench-"));
   await chmod(work, 0o755);
-  const backupRoot = path.join(work, "backups");
-  const targetDir = path.join(backupRoot, "bench");
-  const archiveDir = path.join(targetDir, "archive");
-  await mkdir(archiveDir, { recursive: true, mode: 0o700 });
-  await handToClusterUser(backupRoot, targetDir, archiveDir);
+  const repository = new LocalRepository(path.join(work, "backups"), "bench");
+  await repository.prepareArchive();
+  const archiveDir = repository.archiveDir;
   // The server runs archive_command as its own OS user, which may not reach this checkout.
   const archiveWal = path.join(work, "archive-wal");
   await copyFile(path.join(repo, "bin", "archive-wal"), archiveWal);
   await chmod(archiveWal, 0o755);
-  const log = new BackupLog(path.join(work, "logs"));
+  // What `npm run backup` uses by default: one custom-format dump at -Z 6, nothing encrypted.
+  const settings: BackupSettings = {
+    compressionLevel: 6,
+    dumpJobs: 1,
+    recipients: [],
+    encryptAll: false,
+    environment: { files: [], baseDir: work, rolePasswords: false },
+    lockTimeoutSeconds: 300,
+  };
   const cluster = await LocalCluster.open({
     baseDir: path.join(work, "cluster"),
     password: "bench-pw",
@@ -80,9 +86,7 @@ async function main() {
     // Logical dump: pg_dump -Fc vs Lifeboat's full backup (same pg_dump, plus snapshot, counts, sha256, fsync, manifest).
     const plainDump = path.join(work, "plain.dump");
     const [dumpPlain] = await time(() => runPgTool({ tool: "pg_dump", args: ["-Fc", `--file=${plainDump}`], connection }));
-    const [dumpLifeboat, dumped] = await time(() =>
-      runLogicalBackup({ target: { name: "bench", connection }, backupRoot, kinds: ["full"], compressionLevel: 6, recipients: [], encryptAll: false, log }),
-    );
+    const [dumpLifeboat, dumped] = await time(() => runBackupSet({ target: { name: "bench", connection }, repository, kinds: ["full"], settings }));
     const full = dumped.artifacts[0];
     if (!full?.ok) throw new Error(`backup failed: ${full && !full.ok ? full.error : "?"}`);
     rows.push({ what: "full dump (pg_dump -Fc)", plain: dumpPlain, lifeboat: dumpLifeboat, note: formatBytes(full.manifest.sizeBytes) });
@@ -92,9 +96,7 @@ async function main() {
     const [restorePlain] = await time(() =>
       runPgTool({ tool: "pg_restore", args: ["--single-transaction", "--exit-on-error", "--dbname=dbname=plain_restore", plainDump], connection }),
     );
-    const [restoreLifeboat] = await time(() =>
-      restoreFullBackup({ targetName: "bench", targetDir, connection, fileName: full.file, intoDatabase: "lifeboat_restore" }),
-    );
+    const [restoreLifeboat] = await time(() => restoreFullBackup({ repository, connection, fileName: full.file, intoDatabase: "lifeboat_restore" }));
     rows.push({ what: "restore into a new database (pg_restore)", plain: restorePlain, lifeboat: restoreLifeboat });
 
     // JSON export vs a plain-format pg_dump (both stream every row as text), with peak memory.
@@ -102,9 +104,7 @@ async function main() {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     const rssBefore = process.memoryUsage().rss;
     const [jsonPlain] = await time(() => runPgTool({ tool: "pg_dump", args: ["-Fp", "--data-only", `--file=${path.join(work, "plain.sql")}`], connection }));
-    const [jsonLifeboat, exported] = await time(() =>
-      runLogicalBackup({ target: { name: "bench", connection }, backupRoot, kinds: ["json"], compressionLevel: 6, recipients: [], encryptAll: false, log }),
-    );
+    const [jsonLifeboat, exported] = await time(() => runBackupSet({ target: { name: "bench", connection }, repository, kinds: ["json"], settings }));
     clearInterval(sampler);
     const json = exported.artifacts[0];
     rows.push({
@@ -119,12 +119,14 @@ async function main() {
     const [basePlain] = await time(() =>
       runPgTool({ tool: "pg_basebackup", args: [`--pgdata=${path.join(work, "plain-base")}`, "-Fp", "-Xstream", "-cfast"], connection }),
     );
-    const [baseLifeboat, base] = await time(() => runBaseBackup({ target: { name: "bench", connection }, backupRoot, log }));
+    const [baseLifeboat, based] = await time(() => runBackupSet({ target: { name: "bench", connection }, repository, kinds: ["base"], settings }));
+    const base = based.artifacts[0];
+    if (!base?.ok) throw new Error(`base backup failed: ${base && !base.ok ? base.error : "?"}`);
     rows.push({ what: "base backup (pg_basebackup -Fp -Xstream)", plain: basePlain, lifeboat: baseLifeboat, note: formatBytes(base.manifest.sizeBytes) });
     await rm(path.join(work, "plain-base"), { recursive: true, force: true });
 
     await benchSegments(work);
-    await benchPitr(work, cluster, connection, targetDir, archiveDir, log);
+    await benchPitr(work, cluster, connection, repository);
   } finally {
     await cluster.remove();
     await rm(work, { recursive: true, force: true });
@@ -174,14 +176,8 @@ async function benchSegments(work: string) {
 }
 
 /** PITR replaying ≥ WAL_MB of WAL: Lifeboat vs the same steps by hand; and Lifeboat in place. */
-async function benchPitr(
-  work: string,
-  cluster: LocalCluster,
-  connection: ReturnType<LocalCluster["connection"]>,
-  targetDir: string,
-  archiveDir: string,
-  log: BackupLog,
-) {
+async function benchPitr(work: string, cluster: LocalCluster, connection: ReturnType<LocalCluster["connection"]>, repository: Repository) {
+  const archiveDir = repository.archiveDir;
   const before = await withClient(connection, async (c) => (await c.query<{ l: string }>("select pg_current_wal_lsn()::text as l")).rows[0]!.l);
   say(`writing ≥ ${WAL_MB} MB of WAL`);
   const rowsNeeded = Math.ceil((WAL_MB * 1024 * 1024) / 1150);
@@ -205,16 +201,12 @@ async function benchPitr(
   }
   extras.push(`PITR replays ${formatBytes(walBytes)} of WAL (${(await readdir(archiveDir)).length} files in the archive)`);
 
-  const plan = await planPitr({ targetDir, archiveDir, target: { kind: "latest" } });
+  const plan = await planPitr({ repository, target: { kind: "latest" } });
   const port = await findFreePort();
   const [lifeboat] = await time(() =>
     pitrToNewInstance({
       plan,
-      targetDir,
-      archiveDir,
-      restoreWal: path.join(repo, "bin", "restore-wal"),
-      log,
-      targetName: "bench",
+      repository,
       baseDir: path.join(work, "pitr-lifeboat"),
       port,
     }),
@@ -227,7 +219,7 @@ async function benchPitr(
     await mkdir(handDir, { mode: 0o700 });
     await handToClusterUser(handDir);
     const data = path.join(handDir, "pgdata");
-    await exec("cp", ["-a", `${path.join(targetDir, plan.base.artifact)}/.`, data]);
+    await exec("cp", ["-a", `${path.join(repository.dir, plan.base.artifact)}/.`, data]);
     if (isRoot()) await exec("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, data]);
     await writeFile(path.join(data, "recovery.signal"), "");
     const handPort = await findFreePort();
@@ -258,11 +250,7 @@ EOF`,
   const [inPlace] = await time(() =>
     pitrInPlace({
       plan,
-      targetDir,
-      archiveDir,
-      restoreWal: path.join(repo, "bin", "restore-wal"),
-      log,
-      targetName: "bench",
+      repository,
       dataDir: cluster.dataDir,
       keepPrevious: false,
     }),

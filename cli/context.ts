@@ -1,97 +1,141 @@
 import os from "node:os";
 import path from "node:path";
-import { appendAudit, type AuditEntry } from "@/lib/audit/append-audit";
+import { createInterface } from "node:readline/promises";
 import { createDb, type DbHandle } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import type { Target } from "@/lib/db/schema";
-import { getEnv, readSecretRef, type TEnv } from "@/lib/env";
-import { parseRecipients, readIdentityFile } from "@/lib/engine/crypto/age";
-import { BackupLog } from "@/lib/engine/log/backup-log";
-import type { PgConnection } from "@/lib/engine/pg/connection";
-import { defaultTargetConnection, findTargetByName, upsertDefaultTarget } from "@/lib/targets/default-target";
+import { getEnv, type TEnv } from "@/lib/env";
+import { InvalidInputError, LifeboatError, OperationAbortedError } from "@/lib/engine/errors";
+import { BackupLog } from "@/lib/log/backup-log";
+import { OPERATIONS, runOperation, type Actor, type OperationEvent, type OperationOutcome, type OperationServices } from "@/lib/operations";
+import type { OperationDefinition } from "@/lib/operations/types";
+import { ProgressLine } from "./progress";
 
-export type CliTarget = { name: string; connection: PgConnection; prismaSchemaPath: string | null; row: Target | undefined };
-
-export type CliContext = {
-  env: TEnv;
-  /** The metadata database, when reachable: a restore must work while it is down. */
-  meta: DbHandle | undefined;
-  target: CliTarget;
-  targetDir: string;
-  log: BackupLog;
-  actor: string;
-  audit: (entry: Omit<AuditEntry, "actorEmail">) => Promise<void>;
-  close: () => Promise<void>;
-};
+/** What every CLI command shares: configuration, the metadata database when reachable, the log and who runs it. */
+export type CliSession = OperationServices & { actor: Actor; close: () => Promise<void> };
 
 export function warn(message: string): void {
   process.stderr.write(`lifeboat: ${message}\n`);
 }
 
-export async function loadCliContext(options: { target?: string | undefined; requireCatalog?: boolean }): Promise<CliContext> {
+export async function openCliSession(options: { requireCatalog?: boolean } = {}): Promise<CliSession> {
   const env = getEnv();
-  let meta: DbHandle | undefined = createDb(env.DATABASE_URL, { max: 2 });
+  let meta: DbHandle | undefined = createDb(env.DATABASE_URL, { max: 3 });
   try {
     await migrateDatabase(meta);
   } catch (error) {
-    await meta.close().catch(() => {});
+    await meta.close().catch(() => undefined);
     meta = undefined;
     const message = `the metadata database is unreachable (${(error as Error).message})`;
-    if (options.requireCatalog) throw new Error(message, { cause: error });
-    warn(`${message}; working from the repository alone, run records and the catalog are not updated (npm run backup:list -- --rescan later).`);
+    if (options.requireCatalog) throw new LifeboatError("METADATA_UNAVAILABLE", message, {}, { cause: error });
+    warn(`${message}; working from the repository alone: run records, the catalog and the audit log are not updated (npm run backup:list -- --rescan later).`);
   }
-
-  const name = options.target ?? env.DB_TARGET_NAME;
-  let target: CliTarget;
-  if (name === env.DB_TARGET_NAME) {
-    const row = meta ? await upsertDefaultTarget(meta.db, env) : undefined;
-    target = { name, connection: defaultTargetConnection(env), prismaSchemaPath: env.DB_PRISMA_SCHEMA ?? null, row };
-  } else {
-    if (!meta) throw new Error(`target ${name} is only known to the metadata database, which is unreachable`);
-    const row = await findTargetByName(meta.db, name);
-    if (!row) throw new Error(`there is no target named ${JSON.stringify(name)} (the default is ${env.DB_TARGET_NAME})`);
-    target = {
-      name,
-      connection: { host: row.host, port: row.port, database: row.database, user: row.username, password: readSecretRef(row.passwordRef) },
-      prismaSchemaPath: row.prismaSchemaPath,
-      row,
-    };
-  }
-
-  const actor = `cli:${os.userInfo().username}`;
   const handle = meta;
   return {
     env,
     meta,
-    target,
-    targetDir: path.join(path.resolve(env.BACKUP_DIR), target.name),
-    log: new BackupLog(path.resolve(env.LOG_DIR), [target.connection.password, env.DB_PASSWORD]),
-    actor,
-    audit: async (entry) => {
-      if (handle)
-        await appendAudit(handle.db, { ...entry, actorEmail: actor }).catch((e: unknown) => warn(`could not write the audit log: ${(e as Error).message}`));
-    },
+    log: new BackupLog(path.resolve(env.LOG_DIR), [env.DB_PASSWORD]),
+    actor: { label: `cli:${os.userInfo().username}`, userId: null, role: null, via: "cli" },
     close: async () => {
       await handle?.close();
     },
   };
 }
 
-export function recipientsFrom(env: TEnv): string[] {
-  return parseRecipients(env.LIFEBOAT_AGE_RECIPIENTS);
+/**
+ * SIGINT, SIGTERM and SIGHUP stop the running operation cleanly: its child processes end, partial
+ * output is removed, and the run is recorded as interrupted. A second signal exits at once.
+ */
+function abortOnSignals(): { signal: AbortSignal; received: () => NodeJS.Signals | undefined; dispose: () => void } {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    if (received) process.exit(128 + (os.constants.signals[signal] ?? 15));
+    received = signal;
+    warn(`${signal} received: stopping the operation (again to quit at once)…`);
+    controller.abort(new OperationAbortedError("interrupted", `Lifeboat received ${signal} and stopped the operation.`));
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, handler);
+  return { signal: controller.signal, received: () => received, dispose: () => signals.forEach((s) => process.off(s, handler)) };
 }
 
-export async function identitiesFrom(env: TEnv): Promise<string[]> {
-  return env.LIFEBOAT_AGE_IDENTITY_FILE ? readIdentityFile(path.resolve(env.LIFEBOAT_AGE_IDENTITY_FILE)) : [];
+/** On a TTY the user types the database name; without one, --yes is the typed name. */
+function confirmer(yes: boolean | undefined) {
+  return async (request: { what: string; database: string }): Promise<string | undefined> => {
+    if (yes) return request.database;
+    if (!process.stdin.isTTY) {
+      throw new InvalidInputError(
+        `${request.what} overwrites data in "${request.database}"; without a terminal to confirm, pass --yes (npm run restore … -- --yes).`,
+      );
+    }
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return (await rl.question(`${request.what} will overwrite data in database "${request.database}". Type the database name to go on: `)).trim();
+    } finally {
+      rl.close();
+    }
+  };
 }
 
-/** Run a CLI main: one clear line on failure, exit code 1 (2 for usage errors). */
+export type CliRunOptions = { yes?: boolean | undefined; onPreview?: ((data: unknown) => void) | undefined };
+
+/** Run an operation from the CLI: progress on the terminal, prompts, signals; prints failures in one line. */
+export async function runFromCli<TInput extends { target?: string | undefined }, TResult>(
+  session: CliSession,
+  definition: OperationDefinition<TInput, TResult>,
+  input: unknown,
+  options: CliRunOptions = {},
+): Promise<OperationOutcome<TResult> & { exitCode: number }> {
+  const progress = new ProgressLine();
+  const signals = abortOnSignals();
+  const onEvent = (event: OperationEvent) => {
+    if (event.type === "progress") progress.update(definition.kind, event.phase, event.bytes);
+    else if (event.type === "warning") {
+      progress.clear();
+      warn(event.message);
+    } else if (event.type === "preview") {
+      progress.clear();
+      options.onPreview?.(event.data);
+    }
+  };
+  try {
+    const outcome = await runOperation(definition, input, {
+      actor: session.actor,
+      services: session,
+      signal: signals.signal,
+      onEvent,
+      confirm: confirmer(options.yes),
+    });
+    progress.clear();
+    if (outcome.error) warn(`ERROR: ${outcome.error.message}`);
+    else if (outcome.verdict && !outcome.verdict.ok) warn(`ERROR: ${outcome.verdict.error ?? "failed"}`);
+    for (const w of outcome.warnings.filter((m) => m.startsWith("the run record") || m.startsWith("the audit"))) warn(w);
+    const signal = signals.received();
+    const exitCode =
+      outcome.status === "succeeded"
+        ? 0
+        : signal
+          ? 128 + (os.constants.signals[signal] ?? 15)
+          : outcome.status === "invalid" || outcome.status === "denied"
+            ? 2
+            : 1;
+    return { ...outcome, exitCode };
+  } finally {
+    signals.dispose();
+  }
+}
+
+export { OPERATIONS };
+
+/** Run a CLI main: one clear line on an unexpected failure, exit code 1. */
 export function runCli(main: () => Promise<number>): void {
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {
       warn(`ERROR: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
+      process.exit(error instanceof InvalidInputError ? 2 : 1);
     },
   );
 }
+
+export type { TEnv };

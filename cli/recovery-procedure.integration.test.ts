@@ -49,7 +49,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     await writeFile(path.join(work, "app.env"), "APP_SECRET=shh\n");
     env = cliEnv(target, {
       DATABASE_URL: meta.url,
-      DB_PRISMA_SCHEMA: path.join(repo, "demo", "schema.prisma"),
+      DB_PRISMA_SCHEMA: path.join(repo, "prisma", "schema.prisma"),
       BACKUP_DIR: path.join(work, "backups"),
       LOG_DIR: path.join(work, "logs"),
       LIFEBOAT_AGE_RECIPIENTS: keys.recipient,
@@ -95,8 +95,11 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(JSON.stringify(record)).not.toContain(target.connection.password!);
 
     const log = await readFile(path.join(work, "logs", "backup.log"), "utf8");
-    expect(log.trim().split("\n")).toHaveLength(4);
-    expect(log).toMatch(/INFO backup status=SUCCEEDED target=app kind=full/);
+    // One line per operation, naming every artifact it wrote.
+    const lines = log.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ INFO backup target=app status=SUCCEEDED run=\d+ /);
+    for (const kind of ["full", "schema", "json", "env"]) expect(lines[0]).toMatch(new RegExp(`written=.*${kind}:`));
     expect(log).not.toContain(target.connection.password!);
   });
 

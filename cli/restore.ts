@@ -2,107 +2,52 @@
  * npm run restore backup <file> [-- --into NEWDB] [--yes]
  * npm run restore json <file> [-- --tables a,b] [--yes]
  * npm run restore env <file> [-- --out DIR]
+ * npm run restore pitr <when|latest> [-- --name P | --lsn L] [--to-new-instance] [--yes] | -- --window
+ * A file may be "latest" (the newest of that kind).
  */
-import { createInterface } from "node:readline/promises";
-import path from "node:path";
 import { Command } from "commander";
-import { backupTimestamp } from "@/lib/engine/repository/paths";
-import { restoreEnvironment } from "@/lib/engine/logical/restore-environment";
-import { restoreFullBackup } from "@/lib/engine/logical/restore-full";
-import { restoreJsonExport } from "@/lib/engine/logical/restore-json";
-import { finishRun, startRun } from "@/lib/jobs/run-records";
-import { findFreePort } from "@/lib/engine/cluster/free-port";
-import { planPitr, listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
-import { describeTarget, parseRecoveryTarget } from "@/lib/engine/pitr/recovery-target";
-import { pitrInPlace, pitrToNewInstance } from "@/lib/engine/pitr/run-pitr";
-import { computeRecoverableWindow, describeWindow } from "@/lib/engine/wal/recoverable-window";
-import { identitiesFrom, loadCliContext, runCli, warn, type CliContext } from "./context";
+import { backupTimestamp } from "@/lib/engine/repository/artifact-kinds";
+import { listBaseBackups, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
+import { computeRecoverableWindow } from "@/lib/engine/wal/recoverable-window";
+import { pitrOperation } from "@/lib/operations/pitr";
+import { restoreEnvOperation } from "@/lib/operations/restore-env";
+import { restoreFullOperation } from "@/lib/operations/restore-full";
+import { restoreJsonOperation } from "@/lib/operations/restore-json";
+import { resolveTarget } from "@/lib/targets/resolve-target";
+import { openCliSession, runCli, runFromCli } from "./context";
+import { planLines, seconds, windowLines } from "./format";
 
-class UsageError extends Error {}
-
-/** On a TTY the user types the database name; without one, --yes is required. */
-async function confirm(what: string, database: string, yes: boolean | undefined): Promise<void> {
-  if (yes) return;
-  if (!process.stdin.isTTY)
-    throw new UsageError(`${what} overwrites data in ${database}; without a terminal to confirm, pass --yes (npm run restore … -- --yes).`);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${what} will overwrite data in database "${database}". Type the database name to go on: `);
-    if (answer.trim() !== database) throw new UsageError("Not confirmed; nothing was changed.");
-  } finally {
-    rl.close();
-  }
-}
-
-async function withRun<T>(ctx: CliContext, kind: string, params: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
-  const runId = ctx.meta ? await startRun(ctx.meta.db, { targetId: ctx.target.row?.id ?? null, kind, params, triggeredBy: ctx.actor }) : undefined;
-  try {
-    const result = await fn();
-    if (ctx.meta && runId !== undefined) await finishRun(ctx.meta.db, runId, { status: "succeeded" });
-    await ctx.log.succeeded(kind, { target: ctx.target.name, ...flatten(params) });
-    await ctx.audit({ action: `backups.${kind}`, outcome: "succeeded", subject: ctx.target.name, details: params });
-    return result;
-  } catch (error) {
-    const message = (error as Error).message;
-    if (ctx.meta && runId !== undefined)
-      await finishRun(ctx.meta.db, runId, { status: "failed", error: message, stderr: (error as { stderr?: string }).stderr ?? null }).catch(() => {});
-    await ctx.log.failed(kind, { target: ctx.target.name, ...flatten(params), error: message });
-    await ctx.audit({ action: `backups.${kind}`, outcome: "failed", subject: ctx.target.name, details: { ...params, error: message } });
-    throw error;
-  }
-}
-
-function flatten(params: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(params)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)]),
-  );
-}
+let exitCode = 0;
 
 const program = new Command("restore").description("Restore from a backup").showHelpAfterError();
 
 program
   .command("backup")
   .description("restore a full dump (pg_dump custom format) into the target database or a new one")
-  .argument("<file>", "file name in backups/<target>/")
+  .argument("<file>", 'file name in backups/<target>/, or "latest"')
   .option("--into <database>", "restore into this new database instead of overwriting the target's")
   .option("--target <name>", "target (default: the one from DB_*)")
   .option("--yes", "do not ask for confirmation (required without a terminal)")
   .action(async (file: string, opts: { into?: string; target?: string; yes?: boolean }) => {
-    const ctx = await loadCliContext({ target: opts.target });
+    const session = await openCliSession();
     try {
-      if (opts.into === undefined) await confirm(`Restoring ${path.basename(file)}`, ctx.target.connection.database, opts.yes);
-      const result = await withRun(ctx, "restore", { file: path.basename(file), into: opts.into }, async () =>
-        restoreFullBackup({
-          targetName: ctx.target.name,
-          targetDir: ctx.targetDir,
-          connection: ctx.target.connection,
-          fileName: file,
-          intoDatabase: opts.into,
-          pgBinDir: ctx.env.PG_BIN_DIR,
-          jobs: ctx.env.LIFEBOAT_DUMP_JOBS,
-          identities: await identitiesFrom(ctx.env),
-          onPhase: (phase) => warn(phase),
-        }),
-      );
-      console.log(`Restored ${result.file} into database "${result.database}" in ${(result.durationMs / 1000).toFixed(1)}s.`);
-      console.log(["TABLE", "BACKUP", "RESTORED", ""].join("\t"));
-      for (const row of result.rowCounts) console.log([row.table, row.expected ?? "-", row.actual ?? "-", row.ok ? "ok" : "MISMATCH"].join("\t"));
-      const mismatches = result.rowCounts.filter((r) => !r.ok);
-      if (mismatches.length) {
-        warn(`ERROR: ${mismatches.length} table(s) differ from the backup's row counts: ${mismatches.map((m) => m.table).join(", ")}`);
-        process.exitCode = 1;
+      const outcome = await runFromCli(session, restoreFullOperation, { target: opts.target, file, into: opts.into }, { yes: opts.yes });
+      const result = outcome.result;
+      if (result) {
+        console.log(`Restored ${result.file} into database "${result.database}" in ${seconds(result.durationMs)}.`);
+        console.log(["TABLE", "BACKUP", "RESTORED", ""].join("\t"));
+        for (const row of result.rowCounts) console.log([row.table, row.expected ?? "-", row.actual ?? "-", row.ok ? "ok" : "MISMATCH"].join("\t"));
       }
+      exitCode = outcome.exitCode;
     } finally {
-      await ctx.close();
+      await session.close();
     }
   });
 
 program
   .command("json")
   .description("restore tables from a JSON export (all or nothing; other tables untouched)")
-  .argument("<file>", "file name in backups/<target>/")
+  .argument("<file>", 'file name in backups/<target>/, or "latest"')
   .option("--tables <list>", "only these tables (table or model names, comma separated)")
   .option("--target <name>", "target (default: the one from DB_*)")
   .option("--yes", "do not ask for confirmation (required without a terminal)")
@@ -111,47 +56,41 @@ program
       ?.split(",")
       .map((t) => t.trim())
       .filter(Boolean);
-    if (opts.tables !== undefined && !tables?.length) throw new UsageError("--tables needs at least one table name");
-    const ctx = await loadCliContext({ target: opts.target });
+    const session = await openCliSession();
     try {
-      await confirm(`Restoring ${tables ? tables.join(", ") : "every table"} from ${path.basename(file)}`, ctx.target.connection.database, opts.yes);
-      const result = await withRun(ctx, "restore-json", { file: path.basename(file), tables }, async () =>
-        restoreJsonExport({
-          targetName: ctx.target.name,
-          targetDir: ctx.targetDir,
-          connection: ctx.target.connection,
-          fileName: file,
-          tables,
-          identities: await identitiesFrom(ctx.env),
-          onPhase: (phase) => warn(phase),
-        }),
-      );
-      console.log(`Restored ${result.tables.length} table(s) from ${result.file} in ${(result.durationMs / 1000).toFixed(1)}s.`);
-      console.log(["TABLE", "ROWS", "DELETED", "WRITTEN"].join("\t"));
-      for (const t of result.tables) console.log([t.table, t.rows, t.deleted, t.upserted].join("\t"));
+      const outcome = await runFromCli(session, restoreJsonOperation, { target: opts.target, file, tables }, { yes: opts.yes });
+      const result = outcome.result;
+      if (result) {
+        console.log(`Restored ${result.tables.length} table(s) from ${result.file} in ${seconds(result.durationMs)}.`);
+        console.log(["TABLE", "ROWS", "DELETED", "WRITTEN"].join("\t"));
+        for (const t of result.tables) console.log([t.table, t.rows, t.deleted, t.upserted].join("\t"));
+      }
+      exitCode = outcome.exitCode;
     } finally {
-      await ctx.close();
+      await session.close();
     }
   });
 
 program
   .command("env")
   .description("decrypt an environment backup into a folder for you to apply (never overwrites live configuration)")
-  .argument("<file>", "file name in backups/<target>/")
+  .argument("<file>", 'file name in backups/<target>/, or "latest"')
   .option("--out <dir>", "new or empty folder to write into")
   .option("--target <name>", "target (default: the one from DB_*)")
   .action(async (file: string, opts: { out?: string; target?: string }) => {
-    const ctx = await loadCliContext({ target: opts.target });
+    const session = await openCliSession();
     try {
-      const outDir = opts.out ?? `restored-env-${backupTimestamp(new Date())}`;
-      const result = await withRun(ctx, "restore-env", { file: path.basename(file), out: outDir }, async () =>
-        restoreEnvironment({ targetDir: ctx.targetDir, fileName: file, outDir, identities: await identitiesFrom(ctx.env) }),
-      );
-      console.log(`Decrypted ${result.file} into ${result.outDir}:`);
-      for (const entry of result.entries) console.log(`  ${entry}`);
-      console.log("Review and apply these by hand; Lifeboat changed no live configuration.");
+      const out = opts.out ?? `restored-env-${backupTimestamp(new Date())}`;
+      const outcome = await runFromCli(session, restoreEnvOperation, { target: opts.target, file, out });
+      const result = outcome.result;
+      if (result) {
+        console.log(`Decrypted ${result.file} into ${result.outDir}:`);
+        for (const entry of result.entries) console.log(`  ${entry}`);
+        console.log("Review and apply these by hand; Lifeboat changed no live configuration.");
+      }
+      exitCode = outcome.exitCode;
     } finally {
-      await ctx.close();
+      await session.close();
     }
   });
 
@@ -183,72 +122,55 @@ program
         yes?: boolean;
       },
     ) => {
-      const ctx = await loadCliContext({ target: opts.target });
+      const session = await openCliSession();
       try {
-        const archiveDir = path.join(ctx.targetDir, "archive");
         if (opts.window) {
-          const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(ctx.targetDir), pgBinDir: ctx.env.PG_BIN_DIR });
+          const target = await resolveTarget({ env: session.env, db: session.meta?.db, name: opts.target });
+          const window = await computeRecoverableWindow({
+            archiveDir: target.repository.archiveDir,
+            baseBackups: await listBaseBackups(target.repository),
+            pgBinDir: session.env.PG_BIN_DIR,
+          });
           if (opts.json) console.log(JSON.stringify(window, null, 2));
-          else for (const line of describeWindow(window)) console.log(line);
+          else for (const line of windowLines(window)) console.log(line);
           return;
         }
-        let target;
-        try {
-          target = parseRecoveryTarget(
-            { time: when === "latest" ? undefined : when, latest: when === "latest", name: opts.name, lsn: opts.lsn },
-            ctx.env.LIFEBOAT_TIMEZONE,
-          );
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
-        const plan = await planPitr({ targetDir: ctx.targetDir, archiveDir, target, pgBinDir: ctx.env.PG_BIN_DIR });
-        for (const line of plan.lines) console.log(line);
-        const common = {
-          plan,
-          targetDir: ctx.targetDir,
-          archiveDir,
-          restoreWal: path.resolve(import.meta.dirname, "..", "bin", "restore-wal"),
-          pgBinDir: ctx.env.PG_BIN_DIR,
-          log: ctx.log,
-          targetName: ctx.target.name,
-          onPhase: (phase: string) => warn(phase),
+        const input = {
+          target: opts.target,
+          time: when !== undefined && when !== "latest" ? when : undefined,
+          latest: when === "latest" ? true : undefined,
+          name: opts.name,
+          lsn: opts.lsn,
+          mode: opts.toNewInstance ? "new-instance" : "in-place",
+          port: opts.port,
+          dataDir: opts.dataDir,
         };
-        const params = { target: describeTarget(target), base: plan.base.artifact, mode: opts.toNewInstance ? "new-instance" : "in-place" };
-        const outcome = await (async () => {
-          if (opts.toNewInstance) {
-            const port = opts.port ? Number(opts.port) : await findFreePort();
-            if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--port must be a port number");
-            const baseDir = path.resolve(opts.dataDir ?? path.join(".lifeboat", "pitr", `${ctx.target.name}-${backupTimestamp(new Date())}`));
-            return withRun(ctx, "pitr", params, () => pitrToNewInstance({ ...common, baseDir, port }));
-          }
-          const dataDir = ctx.target.row?.dataDir ?? ctx.env.DB_DATA_DIR;
-          if (!dataDir)
-            throw new UsageError(`${ctx.target.name} is not a managed cluster (no DB_DATA_DIR), so it cannot be recovered in place; use --to-new-instance.`);
-          await confirm(`Point-in-time recovery of ${ctx.target.name} to ${describeTarget(target)}`, ctx.target.connection.database, opts.yes);
-          return withRun(ctx, "pitr", params, () =>
-            pitrInPlace({ ...common, dataDir: path.resolve(dataDir), keepPrevious: ctx.env.LIFEBOAT_PITR_KEEP_PREVIOUS }),
+        const outcome = await runFromCli(session, pitrOperation, input, {
+          yes: opts.yes,
+          // The plan (resolved UTC instant, base backup, WAL range) is printed before anything runs.
+          onPreview: (plan) => {
+            for (const line of planLines(plan as PitrPlan)) console.log(line);
+          },
+        });
+        const done = outcome.result?.outcome;
+        if (done) {
+          console.log(
+            `Recovered ${done.mode === "in-place" ? "in place" : "into a new instance"} in ${seconds(done.durationMs)}: timeline ${done.timeline}, last transaction replayed ${done.lastReplayed ?? "none"}.`,
           );
-        })();
-        console.log(
-          `Recovered ${outcome.mode === "in-place" ? "in place" : "into a new instance"} in ${(outcome.durationMs / 1000).toFixed(1)}s: timeline ${outcome.timeline}, last transaction replayed ${outcome.lastReplayed ?? "none"}.`,
-        );
-        console.log(`Running on port ${outcome.port}, data directory ${outcome.dataDir}.`);
-        if (outcome.previousDataDir) console.log(`The previous data directory is kept in ${outcome.previousDataDir}.`);
+          console.log(`Running on port ${done.port}, data directory ${done.dataDir}.`);
+          if (done.previousDataDir) console.log(`The previous data directory is kept in ${done.previousDataDir}.`);
+        } else if (outcome.error?.details.window) {
+          console.log("Recoverable window:");
+          for (const line of windowLines(outcome.error.details.window as Parameters<typeof windowLines>[0])) console.log(`  ${line}`);
+        }
+        exitCode = outcome.exitCode;
       } finally {
-        await ctx.close();
+        await session.close();
       }
     },
   );
 
 runCli(async () => {
-  try {
-    await program.parseAsync();
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      warn(`ERROR: ${error.message}`);
-      return 2;
-    }
-    throw error;
-  }
+  await program.parseAsync();
+  return exitCode;
 });

@@ -1,12 +1,13 @@
 /**
  * npm run wal:status [-- --json] [--target NAME]
  * Archiver statistics and backlog of a target, recorded as a sample; exit 1 when unhealthy, so a
- * cron job or monitor can alert on it.
+ * cron job or monitor can alert on it. A read-only check: no run record, one log line on alert.
  */
 import { Command } from "commander";
 import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
 import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
-import { loadCliContext, runCli } from "./context";
+import { resolveTarget } from "@/lib/targets/resolve-target";
+import { openCliSession, runCli } from "./context";
 
 const program = new Command("wal:status")
   .description("WAL archiving health of a target")
@@ -17,11 +18,12 @@ const program = new Command("wal:status")
 runCli(async () => {
   program.parse();
   const opts = program.opts<{ target?: string; json?: boolean }>();
-  const ctx = await loadCliContext({ target: opts.target });
+  const session = await openCliSession();
   try {
-    const stats = await sampleArchiver(ctx.target.connection);
-    if (ctx.meta && ctx.target.row) await recordArchiverSample(ctx.meta.db, ctx.target.row.id, stats);
-    if (!stats.healthy) await ctx.log.write("ERROR", "wal-status", { target: ctx.target.name, status: "FAILED", alert: stats.alert });
+    const target = await resolveTarget({ env: session.env, db: session.meta?.db, name: opts.target });
+    const stats = await sampleArchiver(target.connection);
+    if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);
+    if (!stats.healthy) await session.log.write("ERROR", "wal-status", { target: target.name, status: "FAILED", alert: stats.alert });
     if (opts.json) {
       console.log(JSON.stringify(stats, null, 2));
     } else {
@@ -33,6 +35,6 @@ runCli(async () => {
     }
     return stats.healthy ? 0 : 1;
   } finally {
-    await ctx.close();
+    await session.close();
   }
 });

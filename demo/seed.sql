@@ -1,4 +1,4 @@
--- The quickstart's demo database: Allertify, an allergy-alert app (model: demo/schema.prisma).
+-- The quickstart's demo database: Allertify, an allergy-alert app (model: prisma/schema.prisma).
 -- Deterministic (setseed), a few thousand rows, with foreign keys, jsonb, timestamptz, numeric,
 -- bytea and arrays, so every backup kind has something real to carry.
 begin;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LifeboatError } from "@/lib/engine/errors";
 
 /**
  * The one typed view of Lifeboat's configuration, and the only module that reads `process.env`.
@@ -73,16 +74,24 @@ export const ZEnv = z.object({
   LIFEBOAT_TIMEZONE: z.string().default("UTC"),
   /** Keep the data directory an in-place PITR replaced (default: removed once the result is healthy). */
   LIFEBOAT_PITR_KEEP_PREVIOUS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
+  /**
+   * Key (32 bytes, base64) that encrypts target passwords stored in the metadata database
+   * (AES-256-GCM, bound to the target's name, host, port and user). Generate: openssl rand -base64 32
+   */
+  LIFEBOAT_SECRETS_KEY: z.preprocess(emptyToUndefined, z.string().min(40, "must be 32 random bytes in base64 (openssl rand -base64 32)").optional()),
+  /** Key that seals the audit log (HMAC); without it one is derived from AUTH_SECRET. */
+  LIFEBOAT_AUDIT_KEY: z.preprocess(emptyToUndefined, z.string().min(32, "must be at least 32 characters (openssl rand -base64 32)").optional()),
+  /** How long a backup or restore waits for a table lock held by the application (seconds) before failing. */
+  LIFEBOAT_LOCK_TIMEOUT: z.coerce.number().int().min(1, "must be 1 to 86400 seconds").max(86_400, "must be 1 to 86400 seconds").default(300),
   /** Include role password hashes in the globals dump of environment backups. */
   LIFEBOAT_ENV_ROLE_PASSWORDS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
 });
 
 export type TEnv = z.infer<typeof ZEnv>;
 
-export class EnvError extends Error {
+export class EnvError extends LifeboatError {
   constructor(message: string) {
-    super(message);
-    this.name = "EnvError";
+    super("CONFIGURATION", message);
   }
 }
 
@@ -97,7 +106,7 @@ export function parseEnv(source: Record<string, string | undefined>): TEnv {
 }
 
 function isSecretName(name: string): boolean {
-  return /PASSWORD|SECRET|DATABASE_URL/.test(name);
+  return /PASSWORD|SECRET|DATABASE_URL|KEY/.test(name);
 }
 
 function receivedValue(source: Record<string, string | undefined>, name: string): string {
@@ -122,28 +131,32 @@ export function requireAuthSecret(env: TEnv = getEnv()): string {
 }
 
 /**
- * The value of a secret reference kept in the catalog ("env:DB_PASSWORD"): secrets live in the
- * environment, never in the metadata database.
+ * Environment variables a target's password may be read from: the seed's DB_PASSWORD, and
+ * LIFEBOAT_TARGET_<NAME>_PASSWORD. Nothing else, so a tampered target row cannot make Lifeboat
+ * read AUTH_SECRET (or any other secret) and send it to a host of its choosing.
  */
-export function readSecretRef(ref: string | null | undefined): string | undefined {
-  if (!ref) return undefined;
-  const match = /^env:([A-Z_][A-Z0-9_]*)$/.exec(ref);
-  if (!match?.[1]) throw new EnvError(`Invalid configuration: secret reference ${JSON.stringify(ref)} must look like env:NAME`);
-  const value = process.env[match[1]];
-  if (value === undefined) throw new EnvError(`Invalid configuration: ${match[1]} is required (named by a target's password reference)`);
-  return value;
+export const PASSWORD_VARIABLE = /^(DB_PASSWORD|LIFEBOAT_TARGET_[A-Z0-9_]{1,60}_PASSWORD)$/;
+
+/** The value of an allowed password variable (undefined when unset); throws for any other name. */
+export function readPasswordVariable(name: string): string | undefined {
+  if (!PASSWORD_VARIABLE.test(name)) throw new EnvError(`Invalid configuration: ${JSON.stringify(name)} is not a variable a password may be read from`);
+  const value = process.env[name];
+  return value === "" ? undefined : value;
 }
 
+const CHILD_ENV_NAMES = new Set(["PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"]);
+
 /**
- * The environment handed to child processes (pg_dump, initdb, ...): this process's environment
- * without any libpq variable, so a stray password or host variable from the caller's shell can neither
- * leak into a child nor redirect it. Callers add exactly the PG* variables a job needs.
+ * The environment handed to child processes (pg_dump, initdb, zstd, ...), by allow-list: PATH,
+ * HOME, locale and time zone, nothing else. No secret of Lifeboat's (the metadata password, other
+ * targets' passwords, AUTH_SECRET) and no stray libpq variable reaches a child; callers add
+ * exactly the PG* variables and passfile a job needs.
  */
-export function childProcessBaseEnv(): NodeJS.ProcessEnv {
-  const base: Record<string, string | undefined> = {};
+export function childProcessEnv(): NodeJS.ProcessEnv {
+  const base: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith("PG") || key === "DB_PASSWORD" || key === "AUTH_SECRET" || key === "DATABASE_URL") continue;
-    base[key] = value;
+    if (value === undefined) continue;
+    if (CHILD_ENV_NAMES.has(key) || key.startsWith("LC_")) base[key] = value;
   }
   return base as NodeJS.ProcessEnv;
 }

@@ -16,12 +16,14 @@ import { createDb } from "@/lib/db/client";
 import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { PgBinaryNotFoundError, findPgBinary } from "@/lib/engine/pg/find-pg-binary";
-import { AGE_IDENTITY_FILE, ensureAgeIdentity, ensureEnvFile, sandboxDefaults } from "@/lib/sandbox/env-file";
+import { AGE_IDENTITY_FILE, ensureAgeIdentity, ensureEnvFile, sandboxDefaults, updateOldDefault } from "@/lib/sandbox/env-file";
 import { startSandbox } from "@/lib/sandbox/start-sandbox";
-import { BackupLog } from "@/lib/engine/log/backup-log";
-import { runBaseBackup } from "@/lib/engine/physical/run-base-backup";
 import { listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
+import { BackupLog } from "@/lib/log/backup-log";
+import { runOperation } from "@/lib/operations";
+import { backupOperation } from "@/lib/operations/backup";
 import { defaultTargetConnection } from "@/lib/targets/default-target";
+import { resolveTarget } from "@/lib/targets/resolve-target";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -46,6 +48,7 @@ async function main() {
   const written = await ensureEnvFile(envFile, sandboxDefaults({ demoPort: 15432, metaPort: 15433, webPort }, age.recipient));
   if (written.created) say("wrote .env with fresh random secrets (mode 0600)");
   else if (written.added.length) say(`added ${written.added.join(", ")} to .env`);
+  if (await updateOldDefault(envFile, "DB_PRISMA_SCHEMA", "demo/schema.prisma", "prisma/schema.prisma")) say("DB_PRISMA_SCHEMA now points at prisma/schema.prisma");
   process.loadEnvFile(envFile);
   const env = getEnv();
   requireAuthSecret(env);
@@ -62,16 +65,28 @@ async function main() {
   say(`WAL archive: ${path.relative(root, sandbox.archiveDir)}/`);
   say(`default target: ${sandbox.target.name} (${env.DB_USER}@${env.DB_HOST}:${env.DB_PORT}/${env.DB_NAME})`);
 
-  // Archived WAL is only useful from a base backup on: take the first one now.
-  if ((await listBaseBackups(path.join(path.resolve(root, env.BACKUP_DIR), env.DB_TARGET_NAME))).length === 0) {
-    say("taking the first base backup so point-in-time recovery works from now on…");
-    const base = await runBaseBackup({
-      target: { name: env.DB_TARGET_NAME, connection: defaultTargetConnection(env) },
-      backupRoot: path.resolve(root, env.BACKUP_DIR),
-      pgBinDir: env.PG_BIN_DIR,
-      log: new BackupLog(path.resolve(root, env.LOG_DIR), [env.DB_PASSWORD]),
-    });
-    say(`base backup: ${base.artifact}`);
+  // Archived WAL is only useful from a base backup on: take the first one now, as any backup is taken
+  // (run record, catalog, log line, audit row).
+  const meta = createDb(env.DATABASE_URL, { max: 3 });
+  try {
+    const target = await resolveTarget({ env, db: meta.db });
+    if ((await listBaseBackups(target.repository)).length === 0) {
+      say("taking the first base backup so point-in-time recovery works from now on…");
+      const outcome = await runOperation(
+        backupOperation,
+        { kinds: ["base"] },
+        {
+          actor: { label: "quickstart", userId: null, role: null, via: "quickstart" },
+          services: { env, meta, log: new BackupLog(path.resolve(root, env.LOG_DIR), [env.DB_PASSWORD]) },
+        },
+      );
+      const base = outcome.result?.artifacts[0];
+      if (outcome.status !== "succeeded" || !base?.ok)
+        throw new Error(`the first base backup failed: ${outcome.error?.message ?? outcome.verdict?.error ?? "unknown error"}`);
+      say(`base backup: ${base.file}`);
+    }
+  } finally {
+    await meta.close();
   }
 
   if (sandbox.admin.password) {

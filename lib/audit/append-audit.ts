@@ -1,7 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
+import { appendFile, mkdir } from "node:fs/promises";
+import path from "node:path";
 import { desc, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { auditLog } from "@/lib/db/schema";
+import { getEnv } from "@/lib/env";
 
 export type AuditEntry = {
   actorId?: number | null | undefined;
@@ -12,7 +15,28 @@ export type AuditEntry = {
   details?: Record<string, unknown> | undefined;
 };
 
+/**
+ * How the chain is sealed. With a key, each row's hash is an HMAC: someone who can write the
+ * database but does not hold the key cannot recompute the chain after editing a row. After each
+ * append the new head (id and hash) is appended to an anchor file outside the database, so
+ * deleting the newest rows — which leaves a perfectly linked shorter chain — is detected too.
+ */
+export type AuditSeal = { key?: Buffer | undefined; anchorFile?: string | undefined };
+
 export const GENESIS_HASH = "0".repeat(64);
+const KEYED_PREFIX = "h1:";
+
+/** The seal from the configuration: LIFEBOAT_AUDIT_KEY, else a key derived from AUTH_SECRET; the anchor in LOG_DIR. */
+export function auditSealFromEnv(): AuditSeal {
+  try {
+    const env = getEnv();
+    const secret =
+      env.LIFEBOAT_AUDIT_KEY ?? (env.AUTH_SECRET ? createHmac("sha256", "lifeboat-audit-key").update(env.AUTH_SECRET).digest("base64") : undefined);
+    return { key: secret ? Buffer.from(secret) : undefined, anchorFile: path.resolve(env.LOG_DIR, "audit-anchor.log") };
+  } catch {
+    return {};
+  }
+}
 
 /** JSON with object keys sorted, so a jsonb round trip (which reorders keys) hashes the same. */
 export function canonicalJson(value: unknown): string {
@@ -26,7 +50,7 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value instanceof Date ? value.toISOString() : value) ?? "null";
 }
 
-export function auditRowHash(row: {
+export type HashableRow = {
   at: Date;
   actorId: number | null;
   actorEmail: string | null;
@@ -35,17 +59,25 @@ export function auditRowHash(row: {
   subject: string | null;
   details: Record<string, unknown>;
   prevHash: string;
-}): string {
+};
+
+/** A row's hash: HMAC-SHA256 ("h1:…") with the key, plain SHA-256 without one (rows written before keys existed). */
+export function auditRowHash(row: HashableRow, key?: Buffer): string {
   const content = canonicalJson([row.prevHash, row.at.toISOString(), row.actorId, row.actorEmail, row.action, row.outcome, row.subject, row.details]);
+  if (key) return `${KEYED_PREFIX}${createHmac("sha256", key).update(content).digest("hex")}`;
   return createHash("sha256").update(content).digest("hex");
+}
+
+export function isKeyedHash(hash: string): boolean {
+  return hash.startsWith(KEYED_PREFIX);
 }
 
 // Serialises appends so every row links to exactly one predecessor.
 const AUDIT_LOCK = 0xa0d1_7106;
 
-/** Append one row to the hash-chained audit log (inside `tx` when the caller has a transaction). */
-export async function appendAudit(db: Db, entry: AuditEntry): Promise<void> {
-  await db.transaction(async (tx) => {
+/** Append one row to the hash-chained audit log, then record the new head in the anchor file. */
+export async function appendAudit(db: Db, entry: AuditEntry, seal: AuditSeal = auditSealFromEnv()): Promise<void> {
+  const head = await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`);
     const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.id)).limit(1);
     const row = {
@@ -58,6 +90,14 @@ export async function appendAudit(db: Db, entry: AuditEntry): Promise<void> {
       details: entry.details ?? {},
       prevHash: last?.hash ?? GENESIS_HASH,
     };
-    await tx.insert(auditLog).values({ ...row, hash: auditRowHash(row) });
+    const [inserted] = await tx
+      .insert(auditLog)
+      .values({ ...row, hash: auditRowHash(row, seal.key) })
+      .returning({ id: auditLog.id, hash: auditLog.hash });
+    return inserted!;
   });
+  if (seal.anchorFile) {
+    await mkdir(path.dirname(seal.anchorFile), { recursive: true, mode: 0o700 });
+    await appendFile(seal.anchorFile, `${new Date().toISOString()} id=${head.id} hash=${head.hash}\n`, { mode: 0o600 });
+  }
 }

@@ -3,7 +3,10 @@ import { backupArtifacts } from "@/lib/db/schema";
 import type { Manifest } from "@/lib/engine/repository/manifest";
 
 /** Index one artifact of the repository in the catalog (idempotent: keyed by target and file). */
-export async function recordArtifact(db: Db, input: { targetId: number; runId?: number | null; manifest: Manifest; manifestFile: string }): Promise<void> {
+export async function recordArtifact(
+  db: Db,
+  input: { targetId: number; runId?: number | null; manifest: Manifest; manifestFile: string; status?: "available" | "damaged" },
+): Promise<void> {
   const { manifest } = input;
   const values = {
     targetId: input.targetId,
@@ -11,7 +14,7 @@ export async function recordArtifact(db: Db, input: { targetId: number; runId?: 
     kind: manifest.kind,
     fileName: manifest.artifact,
     manifestFile: input.manifestFile,
-    status: "available" as const,
+    status: input.status ?? "available",
     startedAt: new Date(manifest.startedAt),
     finishedAt: new Date(manifest.finishedAt),
     sizeBytes: manifest.sizeBytes,
@@ -25,6 +28,8 @@ export async function recordArtifact(db: Db, input: { targetId: number; runId?: 
     walStartLsn: manifest.walStartLsn ?? null,
     walStopLsn: manifest.walStopLsn ?? null,
     timeline: manifest.timeline ?? null,
+    verifiedAt: manifest.verification ? new Date(manifest.verification.at) : null,
+    verifyStatus: manifest.verification ? (manifest.verification.ok ? "ok" : "failed") : null,
     manifest: manifest as unknown as Record<string, unknown>,
   };
   const { runId: _runId, ...onUpdate } = values;

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, boolean, check, index, integer, jsonb, pgEnum, pgTable, serial, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { ARTIFACT_KINDS } from "@/lib/engine/repository/artifact-kinds";
 
 /**
  * Lifeboat's metadata store. The repository (backups/<target>/ with its manifests) is the source
@@ -8,8 +9,9 @@ import { bigint, bigserial, boolean, check, index, integer, jsonb, pgEnum, pgTab
  */
 
 export const roleEnum = pgEnum("user_role", ["viewer", "operator", "admin"]);
-export const runStatusEnum = pgEnum("run_status", ["queued", "running", "succeeded", "failed", "canceled"]);
-export const artifactKindEnum = pgEnum("artifact_kind", ["full", "schema", "json", "env", "base"]);
+/** interrupted: the process running it died (SIGKILL, OOM, power loss); found by the next operation or worker start. */
+export const runStatusEnum = pgEnum("run_status", ["queued", "running", "succeeded", "failed", "canceled", "interrupted"]);
+export const artifactKindEnum = pgEnum("artifact_kind", ARTIFACT_KINDS);
 export const artifactStatusEnum = pgEnum("artifact_status", ["available", "missing", "damaged", "deleted"]);
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
@@ -22,10 +24,16 @@ export const targets = pgTable("targets", {
   port: integer("port").notNull(),
   database: text("database").notNull(),
   username: text("username").notNull(),
-  /** Where the password comes from ("env:DB_PASSWORD"); never the password itself. */
+  /**
+   * Where the password comes from, never the password in clear: "env:LIFEBOAT_TARGET_<NAME>_PASSWORD"
+   * (or DB_PASSWORD for the default target), or "enc:v1:…" (AES-256-GCM under LIFEBOAT_SECRETS_KEY,
+   * bound to the name, host, port and user).
+   */
   passwordRef: text("password_ref"),
   /** Set for a managed cluster (this host controls its data directory): enables PITR and drills. */
   dataDir: text("data_dir"),
+  /** The cluster's configuration directory when it lives outside the data directory (Debian: /etc/postgresql/15/main). */
+  configDir: text("config_dir"),
   /** Path to the target app's schema.prisma, for JSON exports named after its models. */
   prismaSchemaPath: text("prisma_schema_path"),
   createdAt: createdAt(),
@@ -66,6 +74,9 @@ export const runs = pgTable(
     /** Full stderr of the tools (secrets redacted), shown to admins only. */
     stderr: text("stderr"),
     triggeredBy: text("triggered_by").notNull().default("cli"),
+    /** Host and pid of the process running it: a run whose process is gone is interrupted. */
+    host: text("host"),
+    pid: integer("pid"),
     userId: integer("user_id").references(() => users.id, { onDelete: "set null" }),
     queuedAt: createdAt(),
     startedAt: timestamp("started_at", { withTimezone: true }),

@@ -1,6 +1,8 @@
-import { and, eq, inArray, ne } from "drizzle-orm";
+import { hostname } from "node:os";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { runs } from "@/lib/db/schema";
+import { isRecordedProcessAlive } from "@/lib/engine/process/spawn-child";
 
 export type StartRunInput = {
   targetId: number | null;
@@ -10,35 +12,58 @@ export type StartRunInput = {
   userId?: number | null;
 };
 
-/** Insert the run record as `running` before any work starts. */
-export async function startRun(db: Db, input: StartRunInput): Promise<number> {
+export type FinalStatus = "succeeded" | "failed" | "canceled" | "interrupted";
+
+/**
+ * Insert the run record before any work starts. It is `queued` until the operation holds the
+ * target's lock, so a run still waiting for the lock is never mistaken for one that died holding it.
+ */
+export async function insertRun(db: Db, input: StartRunInput): Promise<number> {
   const [row] = await db
     .insert(runs)
     .values({
       targetId: input.targetId,
       kind: input.kind,
-      status: "running",
+      status: "queued",
       params: input.params ?? {},
       triggeredBy: input.triggeredBy ?? "cli",
       userId: input.userId ?? null,
-      startedAt: new Date(),
-      phase: "starting",
+      host: hostname(),
+      pid: process.pid,
+      phase: "waiting to start",
     })
     .returning({ id: runs.id });
   return row!.id;
 }
 
+/** Take over a run queued elsewhere (the worker's job): it now belongs to this process. */
+export async function claimRun(db: Db, runId: number): Promise<boolean> {
+  const updated = await db
+    .update(runs)
+    .set({ host: hostname(), pid: process.pid })
+    .where(and(eq(runs.id, runId), eq(runs.status, "queued")))
+    .returning({ id: runs.id });
+  return updated.length === 1;
+}
+
+export async function markRunning(db: Db, runId: number): Promise<void> {
+  await db.update(runs).set({ status: "running", startedAt: new Date(), phase: "starting" }).where(eq(runs.id, runId));
+}
+
+/** Progress lands only while the run is unfinished: a late update can never overwrite a final state. */
 export async function updateRunProgress(db: Db, runId: number, progress: { phase?: string; bytesDone?: number }): Promise<void> {
-  await db.update(runs).set(progress).where(eq(runs.id, runId));
+  await db
+    .update(runs)
+    .set(progress)
+    .where(and(eq(runs.id, runId), inArray(runs.status, ["queued", "running"])));
 }
 
 /** Every exit path ends here: status, safe error, redacted stderr, bytes and timings. */
 export async function finishRun(
   db: Db,
   runId: number,
-  outcome: { status: "succeeded" | "failed" | "canceled"; error?: string | null; stderr?: string | null; bytesDone?: number },
+  outcome: { status: FinalStatus; error?: string | null; stderr?: string | null; bytesDone?: number; phase?: string },
 ): Promise<void> {
-  const [row] = await db.select({ startedAt: runs.startedAt }).from(runs).where(eq(runs.id, runId));
   const finishedAt = new Date();
   await db
     .update(runs)
@@ -46,25 +71,47 @@ export async function finishRun(
       status: outcome.status,
       error: outcome.error ?? null,
       stderr: outcome.stderr ?? null,
-      bytesDone: outcome.bytesDone ?? 0,
+      bytesDone: outcome.bytesDone ?? sql`${runs.bytesDone}`,
       finishedAt,
-      durationMs: row?.startedAt ? finishedAt.getTime() - row.startedAt.getTime() : null,
-      phase: outcome.status,
+      startedAt: sql`coalesce(${runs.startedAt}, ${runs.queuedAt})`,
+      durationMs: sql`(extract(epoch from ${finishedAt.toISOString()}::timestamptz - coalesce(${runs.startedAt}, ${runs.queuedAt})) * 1000)::int`,
+      phase: outcome.phase ?? outcome.status,
     })
     .where(eq(runs.id, runId));
 }
 
+const INTERRUPTED = "interrupted: the process running it stopped before it finished";
+
 /**
- * Runs left `running` by a process that died (SIGKILL, power loss) are failed when the next
- * operation on the target takes its lock: nobody else can be running them.
+ * Runs a dead process left unfinished. With the target's lock held, every other `running` run of
+ * that target is dead (nobody else can hold the lock); runs of this host whose process is gone are
+ * dead whatever their target (a worker start sweeps those).
  */
-export async function failInterruptedRuns(db: Db, targetId: number, kinds: string[], exceptRunId?: number): Promise<number> {
-  const updated = await db
-    .update(runs)
-    .set({ status: "failed", error: "interrupted: the process running it stopped before it finished", finishedAt: new Date(), phase: "failed" })
-    .where(
-      and(eq(runs.targetId, targetId), eq(runs.status, "running"), inArray(runs.kind, kinds), exceptRunId === undefined ? undefined : ne(runs.id, exceptRunId)),
-    )
-    .returning({ id: runs.id });
-  return updated.length;
+export async function markInterruptedRuns(
+  db: Db,
+  scope: { targetId: number; kinds: readonly string[]; exceptRunId?: number | undefined } | { host: string },
+): Promise<number[]> {
+  if ("targetId" in scope) {
+    const updated = await db
+      .update(runs)
+      .set({ status: "interrupted", error: INTERRUPTED, finishedAt: new Date(), phase: "interrupted" })
+      .where(
+        and(
+          eq(runs.targetId, scope.targetId),
+          eq(runs.status, "running"),
+          inArray(runs.kind, [...scope.kinds]),
+          scope.exceptRunId === undefined ? undefined : ne(runs.id, scope.exceptRunId),
+        ),
+      )
+      .returning({ id: runs.id });
+    return updated.map((r) => r.id);
+  }
+  const candidates = await db
+    .select({ id: runs.id, pid: runs.pid })
+    .from(runs)
+    .where(and(eq(runs.host, scope.host), inArray(runs.status, ["queued", "running"])));
+  const dead = candidates.filter((r) => r.pid !== null && r.pid !== process.pid && !isRecordedProcessAlive({ pid: r.pid })).map((r) => r.id);
+  if (dead.length === 0) return [];
+  await db.update(runs).set({ status: "interrupted", error: INTERRUPTED, finishedAt: new Date(), phase: "interrupted" }).where(inArray(runs.id, dead));
+  return dead;
 }

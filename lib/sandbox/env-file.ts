@@ -38,10 +38,12 @@ export function sandboxDefaults(ports: SandboxPorts, ageRecipient: string): Reco
     DB_PASSWORD: generatePassword(),
     DB_TARGET_NAME: "allertify",
     DB_DATA_DIR: ".lifeboat/demo/pgdata",
-    DB_PRISMA_SCHEMA: "demo/schema.prisma",
+    DB_PRISMA_SCHEMA: "prisma/schema.prisma",
     DATABASE_URL: `postgres://lifeboat:${metaPassword}@127.0.0.1:${ports.metaPort}/lifeboat`,
     BACKUP_DIR: "./backups",
     AUTH_SECRET: randomBytes(32).toString("base64"),
+    LIFEBOAT_AUDIT_KEY: randomBytes(32).toString("base64"),
+    LIFEBOAT_SECRETS_KEY: randomBytes(32).toString("base64"),
     NEXTAUTH_URL: `http://localhost:${ports.webPort}`,
     LIFEBOAT_AGE_RECIPIENTS: ageRecipient,
     LIFEBOAT_AGE_IDENTITY_FILE: AGE_IDENTITY_FILE,
@@ -52,6 +54,19 @@ export function sandboxDefaults(ports: SandboxPorts, ageRecipient: string): Reco
  * Make sure `file` defines every key of `defaults`: keys the user already set are kept as they
  * are, missing ones are appended. The file is created 0600 (it holds secrets).
  */
+/**
+ * Replace a value the quickstart itself once wrote and that has since moved (e.g. the demo's
+ * schema.prisma, now in prisma/); a value the user chose is left alone.
+ */
+export async function updateOldDefault(file: string, key: string, from: string, to: string): Promise<boolean> {
+  const text = await readFile(file, "utf8").catch(() => undefined);
+  if (text === undefined) return false;
+  const line = new RegExp(`^${key}=${from.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`, "m");
+  if (!line.test(text)) return false;
+  await writeFile(file, text.replace(line, `${key}=${to}`), { mode: 0o600 });
+  return true;
+}
+
 export async function ensureEnvFile(file: string, defaults: Record<string, string>): Promise<{ created: boolean; added: string[] }> {
   const existing = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return undefined;

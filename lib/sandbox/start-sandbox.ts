@@ -9,7 +9,8 @@ import type { Target } from "@/lib/db/schema";
 import type { TEnv } from "@/lib/env";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { LocalCluster, shellQuote } from "@/lib/engine/cluster/local-cluster";
-import { CLUSTER_OS_USER, handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
+import { CLUSTER_OS_USER, isRoot } from "@/lib/engine/cluster/os-user";
+import { LocalRepository } from "@/lib/engine/repository/repository";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { upsertDefaultTarget } from "@/lib/targets/default-target";
 import { ensureAdmin, type EnsureAdminResult } from "@/lib/users/ensure-admin";
@@ -49,12 +50,10 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
   if (path.basename(demoDataDir) !== "pgdata") throw new Error("DB_DATA_DIR must end in /pgdata for the quickstart's demo cluster");
   const demoBase = path.dirname(demoDataDir);
 
-  const backupRoot = path.resolve(root, env.BACKUP_DIR);
-  const targetDir = path.join(backupRoot, env.DB_TARGET_NAME);
-  const archiveDir = path.join(targetDir, "archive");
-  await mkdir(archiveDir, { recursive: true, mode: 0o700 });
-  // The server (running as the cluster's OS user) writes WAL into the archive.
-  await handToClusterUser(backupRoot, targetDir, archiveDir);
+  // The server (running as the cluster's OS user) writes WAL into the archive, and only there.
+  const repository = new LocalRepository(path.resolve(root, env.BACKUP_DIR), env.DB_TARGET_NAME);
+  await repository.prepareArchive();
+  const archiveDir = repository.archiveDir;
   await mkdir(path.join(root, ".lifeboat"), { recursive: true, mode: 0o755 });
   await chmod(path.join(root, ".lifeboat"), 0o755);
   await assertClusterUserCanReach(path.join(root, ".lifeboat"));
@@ -70,7 +69,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
       walLevel: "replica",
       archiveMode: "on",
       archiveCommand: `${shellQuote(archiveWal)}${env.LIFEBOAT_WAL_COMPRESSION === "zstd" ? " --zstd" : ""} %p ${shellQuote(archiveDir)} %f`,
-      settings: { archive_timeout: 300 },
+      settings: { archive_timeout: 60 },
       password: undefined,
     },
     log,

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import path from "node:path";
 import type { Db } from "@/lib/db/client";
 import { targets, type Target } from "@/lib/db/schema";
 import type { TEnv } from "@/lib/env";
@@ -18,16 +18,11 @@ export async function upsertDefaultTarget(db: Db, env: TEnv): Promise<Target> {
     database: env.DB_NAME,
     username: env.DB_USER,
     passwordRef: env.DB_PASSWORD === undefined ? null : "env:DB_PASSWORD",
-    dataDir: env.DB_DATA_DIR ?? null,
-    prismaSchemaPath: env.DB_PRISMA_SCHEMA ?? null,
+    dataDir: env.DB_DATA_DIR ? path.resolve(env.DB_DATA_DIR) : null,
+    prismaSchemaPath: env.DB_PRISMA_SCHEMA ? path.resolve(env.DB_PRISMA_SCHEMA) : null,
     updatedAt: new Date(),
   };
   const [row] = await db.insert(targets).values(values).onConflictDoUpdate({ target: targets.name, set: values }).returning();
   if (!row) throw new Error("could not register the default target");
-  return row;
-}
-
-export async function findTargetByName(db: Db, name: string): Promise<Target | undefined> {
-  const [row] = await db.select().from(targets).where(eq(targets.name, name)).limit(1);
   return row;
 }

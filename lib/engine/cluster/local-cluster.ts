@@ -1,17 +1,14 @@
-import { execFile } from "node:child_process";
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
-import { childProcessBaseEnv } from "@/lib/env";
 import type { PgConnection } from "../pg/connection";
 import { findPgBinary } from "../pg/find-pg-binary";
 import { withClient } from "../pg/server-info";
+import { LifeboatError } from "../errors";
+import { ChildProcessError, execChild } from "../process/spawn-child";
 import { findFreePort } from "./free-port";
 import { asClusterUser, handToClusterUser } from "./os-user";
-
-const execFileAsync = promisify(execFile);
 
 export type LocalClusterOptions = {
   /** Folder that holds the cluster: `pgdata/`, the socket and `postgres.log`. Created if missing. */
@@ -116,16 +113,10 @@ export class LocalCluster {
     const binary = await findPgBinary(tool, { pgBinDir: this.options.pgBinDir });
     const command = asClusterUser(binary.path, args);
     try {
-      return await execFileAsync(command.file, command.args, {
-        cwd: this.baseDir,
-        env: childProcessBaseEnv(),
-        timeout: 120_000,
-        maxBuffer: 8 * 1024 * 1024,
-      });
+      return await execChild(command.file, command.args, { cwd: this.baseDir, timeoutMs: 180_000 });
     } catch (error) {
-      const e = error as { stderr?: string; stdout?: string; message: string };
-      const detail = (e.stderr || e.stdout || e.message).trim().split("\n").slice(-5).join(" | ");
-      throw new Error(`${tool} failed: ${detail}`, { cause: error });
+      const detail = (error instanceof ChildProcessError ? error.stderr || error.message : (error as Error).message).trim().split("\n").slice(-5).join(" | ");
+      throw new LifeboatError("CLUSTER_COMMAND_FAILED", `${tool} failed: ${detail}`, {}, { cause: error });
     }
   }
 
@@ -167,7 +158,7 @@ export class LocalCluster {
     const binary = await findPgBinary("pg_ctl", { pgBinDir: this.options.pgBinDir });
     const command = asClusterUser(binary.path, ["-D", this.dataDir, "status"]);
     try {
-      await execFileAsync(command.file, command.args, { cwd: this.baseDir, env: childProcessBaseEnv() });
+      await execChild(command.file, command.args, { cwd: this.baseDir, timeoutMs: 30_000 });
       return true;
     } catch {
       return false;

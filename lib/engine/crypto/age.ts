@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
+import { LifeboatError } from "../errors";
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 
 /**
@@ -9,11 +10,9 @@ import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } fro
  * backup host needs no secret; restores need an identity file (AGE-SECRET-KEY-1…).
  */
 
-export class EncryptionError extends Error {
-  readonly code = "ENCRYPTION";
+export class EncryptionError extends LifeboatError {
   constructor(message: string) {
-    super(message);
-    this.name = "EncryptionError";
+    super("ENCRYPTION", message);
   }
 }
 

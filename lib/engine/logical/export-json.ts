@@ -4,6 +4,7 @@ import type { Writable } from "node:stream";
 import { listColumns, type TableInfo } from "./catalog-queries";
 import { writeChunk } from "./artifact-sink";
 import type { PrismaNaming } from "./prisma-naming";
+import { throwIfAborted } from "../errors";
 
 /**
  * The JSON export: one document per export, written one line per row so that it streams both
@@ -59,6 +60,7 @@ export async function exportJson(options: {
   header: Omit<JsonExportHeader, "format" | "version" | "naming">;
   naming?: PrismaNaming | undefined;
   output: Writable;
+  signal?: AbortSignal | undefined;
   onRows?: ((rowsSoFar: number) => void) | undefined;
 }): Promise<Record<string, number>> {
   const { client, output } = options;
@@ -81,6 +83,7 @@ export async function exportJson(options: {
     let count = 0;
     try {
       for (;;) {
+        throwIfAborted(options.signal);
         const rows = (await cursor.read(BATCH)) as (string | null)[][];
         if (rows.length === 0) break;
         let chunk = "";

@@ -7,19 +7,19 @@ import pg from "pg";
 import { decryptStream } from "../crypto/age";
 import type { PgConnection } from "../pg/connection";
 import { withClient } from "../pg/server-info";
-import { acquireTargetLock } from "../repository/target-lock";
+import { RestoreRefusedError, throwIfAborted } from "../errors";
+import type { Repository } from "../repository/repository";
 import { listColumns } from "./catalog-queries";
 import { JSON_EXPORT_FORMAT, type JsonExportColumn, type JsonExportHeader, type JsonExportTable } from "./export-json";
-import { checkArtifact, RestoreRefusedError } from "./restore-full";
 
 export type RestoreJsonOptions = {
-  targetName: string;
-  targetDir: string;
+  repository: Repository;
   connection: PgConnection;
   fileName: string;
   /** Restore only these tables (by table name, model name or schema.table); all when omitted. */
   tables?: string[] | undefined;
   identities?: string[] | undefined;
+  signal?: AbortSignal | undefined;
   onPhase?: ((phase: string) => void) | undefined;
 };
 
@@ -50,38 +50,40 @@ const BATCH = 500;
 export async function restoreJsonExport(options: RestoreJsonOptions): Promise<RestoreJsonResult> {
   const started = Date.now();
   options.onPhase?.("verifying checksums");
-  const { path: file, manifest } = await checkArtifact(options.targetDir, options.fileName, "json");
+  const { path: file, manifest } = await options.repository.checkForRestore(options.fileName, "json");
   const artifact = path.basename(file);
 
-  const lock = await acquireTargetLock(options.targetDir, options.targetName, "restore");
-  try {
-    let source: Readable = createReadStream(file);
-    if (manifest.encryption) source = await decryptStream(source, options.identities ?? []);
-    const plain = source.pipe(createGunzip());
-    source.once("error", (error) => plain.destroy(error));
+  let source: Readable = createReadStream(file);
+  if (manifest.encryption) source = await decryptStream(source, options.identities ?? []);
+  const plain = source.pipe(createGunzip());
+  source.once("error", (error) => plain.destroy(error));
 
-    return await withClient(
-      options.connection,
-      async (client) => {
-        await client.query("begin");
-        try {
-          // The line reader is created only now: lines emitted before iteration starts would be lost.
-          const states = await loadIntoTempTables(client, createInterface({ input: plain, crlfDelay: Infinity }), options.tables);
-          const selected = states.filter((s) => s.selected);
-          options.onPhase?.("applying");
-          const result = await applyTables(client, selected);
-          await client.query("commit");
-          return { file: artifact, tables: result, durationMs: Date.now() - started };
-        } catch (error) {
-          await client.query("rollback").catch(() => {});
-          throw error;
-        }
-      },
-      10_000,
-    );
-  } finally {
-    await lock.release();
-  }
+  return withClient(
+    options.connection,
+    async (client) => {
+      // A cancel (or Lifeboat being stopped) ends the session: the server rolls the transaction back.
+      const onAbort = () => void client.end().catch(() => undefined);
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      await client.query("begin");
+      try {
+        // The line reader is created only now: lines emitted before iteration starts would be lost.
+        const states = await loadIntoTempTables(client, createInterface({ input: plain, crlfDelay: Infinity }), options.tables, options.signal);
+        const selected = states.filter((s) => s.selected);
+        options.onPhase?.("applying");
+        const result = await applyTables(client, selected);
+        throwIfAborted(options.signal);
+        await client.query("commit");
+        return { file: artifact, tables: result, durationMs: Date.now() - started };
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throwIfAborted(options.signal);
+        throw error;
+      } finally {
+        options.signal?.removeEventListener("abort", onAbort);
+      }
+    },
+    10_000,
+  );
 }
 
 function stripComma(line: string): string {
@@ -92,13 +94,19 @@ function matches(doc: JsonExportTable, wanted: string): boolean {
   return [doc.table, doc.name, `${doc.schema}.${doc.table}`].includes(wanted);
 }
 
-async function loadIntoTempTables(client: pg.ClientBase, lines: AsyncIterable<string>, wanted: string[] | undefined): Promise<TableState[]> {
+async function loadIntoTempTables(
+  client: pg.ClientBase,
+  lines: AsyncIterable<string>,
+  wanted: string[] | undefined,
+  signal: AbortSignal | undefined,
+): Promise<TableState[]> {
   const states: TableState[] = [];
   let header: JsonExportHeader | undefined;
   let current: TableState | undefined;
   let finished = false;
 
   const flush = async (state: TableState) => {
+    throwIfAborted(signal);
     if (state.batch.length === 0) return;
     await insertBatch(client, state, state.batch);
     state.batch = [];
@@ -118,6 +126,7 @@ async function loadIntoTempTables(client: pg.ClientBase, lines: AsyncIterable<st
     }
     if (!current) {
       const doc = JSON.parse(`${stripComma(line)}]}`) as JsonExportTable & { rows: unknown[] };
+      assertTableDocument(doc);
       const selected = !wanted || wanted.some((w) => matches(doc, w));
       current = {
         doc,
@@ -128,9 +137,7 @@ async function loadIntoTempTables(client: pg.ClientBase, lines: AsyncIterable<st
         batch: [],
       };
       if (selected) {
-        const exists = await client.query("select to_regclass($1) as t", [current.qualified]);
-        if (!exists.rows[0]?.t)
-          throw new RestoreRefusedError(`Table ${doc.schema}.${doc.table} does not exist in the database; restore the schema first (nothing was changed).`);
+        await assertUserTable(client, current.qualified, doc);
         await useLiveColumnTypes(client, current);
         await client.query(`create temporary table ${current.temp} (like ${current.qualified}) on commit drop`);
       }
@@ -176,15 +183,54 @@ async function useLiveColumnTypes(client: pg.ClientBase, state: TableState): Pro
 /** Text values cast by each column's own input function: exact for every type. */
 async function insertBatch(client: pg.ClientBase, state: TableState, rows: Record<string, unknown>[]): Promise<void> {
   const columns = state.doc.columns;
-  const payload = rows.map((row) => columns.map((c) => toText(row[c.field])));
+  const payload = rows.map((row) => columns.map((c) => toText(row[c.field], `${state.doc.table}.${c.column}`)));
   const select = columns.map((c: JsonExportColumn, i) => `(r->>${i})::${c.type}`).join(", ");
   const names = columns.map((c) => pg.escapeIdentifier(c.column)).join(", ");
   await client.query(`insert into ${state.temp} (${names}) select ${select} from jsonb_array_elements($1::jsonb) as r`, [JSON.stringify(payload)]);
 }
 
-function toText(value: unknown): string | null {
+/**
+ * Exports hold strings (PostgreSQL's text form), booleans, null, and integers as JSON numbers.
+ * Anything else is refused rather than guessed at: a number beyond 2^53 has already lost digits
+ * when JSON.parse read it, and an object or array is not a value Lifeboat wrote.
+ */
+function toText(value: unknown, column: string): string | null {
   if (value === null || value === undefined) return null;
-  return typeof value === "string" ? value : String(value);
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return String(value);
+  if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === "number") {
+    throw new RestoreRefusedError(
+      `Column ${column} holds the JSON number ${value}, which cannot be read without losing precision (Lifeboat writes such values as strings); nothing was changed.`,
+    );
+  }
+  throw new RestoreRefusedError(
+    `Column ${column} holds a JSON ${Array.isArray(value) ? "array" : typeof value}, which no Lifeboat export contains; nothing was changed.`,
+  );
+}
+
+/** A table header read from the file: untrusted until its names are strings. */
+function assertTableDocument(doc: JsonExportTable): void {
+  const ok =
+    typeof doc.schema === "string" &&
+    typeof doc.table === "string" &&
+    typeof doc.name === "string" &&
+    Array.isArray(doc.columns) &&
+    doc.columns.every((c) => typeof c?.column === "string" && typeof c.field === "string");
+  if (!ok) throw new RestoreRefusedError("The JSON export has a malformed table header (nothing was changed).");
+}
+
+/** Only ordinary tables of the application's schemas can be restored, never the system catalogs. */
+async function assertUserTable(client: pg.ClientBase, qualified: string, doc: JsonExportTable): Promise<void> {
+  const { rows } = await client.query<{ schema: string; kind: string }>(
+    "select n.nspname as schema, c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass($1)",
+    [qualified],
+  );
+  const row = rows[0];
+  if (!row) throw new RestoreRefusedError(`Table ${doc.schema}.${doc.table} does not exist in the database; restore the schema first (nothing was changed).`);
+  if (["pg_catalog", "information_schema"].includes(row.schema) || row.schema.startsWith("pg_") || !["r", "p"].includes(row.kind)) {
+    throw new RestoreRefusedError(`${doc.schema}.${doc.table} is not an application table; a JSON restore never writes system catalogs (nothing was changed).`);
+  }
 }
 
 type ForeignKey = { child: string; parent: string; childCols: string[]; parentCols: string[] };
@@ -199,14 +245,15 @@ async function foreignKeys(client: pg.ClientBase): Promise<ForeignKey[]> {
   return rows.map((r) => ({ child: r.child, parent: r.parent, childCols: r.child_cols, parentCols: r.parent_cols }));
 }
 
+/** The primary key's columns, quoted the same way as every other column name here (pg.escapeIdentifier). */
 async function primaryKey(client: pg.ClientBase, qualified: string): Promise<string[]> {
   const { rows } = await client.query<{ col: string }>(
-    `select quote_ident(a.attname) as col from pg_index i join unnest(i.indkey) with ordinality k(n, o) on true
+    `select a.attname as col from pg_index i join unnest(i.indkey) with ordinality k(n, o) on true
        join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n
       where i.indrelid = $1::regclass and i.indisprimary order by k.o`,
     [qualified],
   );
-  return rows.map((r) => r.col);
+  return rows.map((r) => pg.escapeIdentifier(r.col));
 }
 
 /** regclass text of a table as PostgreSQL prints it (schema-qualified only off the search path). */

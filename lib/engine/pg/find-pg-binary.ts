@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, readdirSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { childProcessBaseEnv } from "@/lib/env";
+import { childProcessEnv } from "@/lib/env";
+import { LifeboatError } from "../errors";
 import { parseVersionText, type PgVersion } from "./versions";
 
 const execFileAsync = promisify(execFile);
@@ -23,15 +24,14 @@ export type PgToolName =
 
 export type PgBinaryLocation = { path: string; version: PgVersion };
 
-export class PgBinaryNotFoundError extends Error {
-  readonly code = "PG_BINARY_NOT_FOUND";
+export class PgBinaryNotFoundError extends LifeboatError {
   constructor(tool: string, searched: string[]) {
     super(
+      "PG_BINARY_NOT_FOUND",
       `${tool} was not found (looked in ${searched.length ? searched.join(", ") : "nothing"} and on PATH). ` +
         `Install the PostgreSQL tools (Debian/Ubuntu: apt-get install postgresql-15 for a server, postgresql-client-15 for clients; ` +
         `macOS: brew install postgresql@15) or set PG_BIN_DIR to the directory that holds ${tool}.`,
     );
-    this.name = "PgBinaryNotFoundError";
   }
 }
 
@@ -97,11 +97,11 @@ export async function findPgBinary(tool: PgToolName, options: { pgBinDir?: strin
 }
 
 function pathDirs(): string[] {
-  const value = childProcessBaseEnv().PATH;
+  const value = childProcessEnv().PATH;
   return value ? value.split(path.delimiter).filter(Boolean) : [];
 }
 
 export async function readToolVersion(file: string): Promise<PgVersion> {
-  const { stdout } = await execFileAsync(file, ["--version"], { timeout: 10_000, env: childProcessBaseEnv() });
+  const { stdout } = await execFileAsync(file, ["--version"], { timeout: 10_000, env: childProcessEnv() });
   return parseVersionText(stdout);
 }

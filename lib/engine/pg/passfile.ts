@@ -1,7 +1,33 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PgConnection } from "./connection";
+
+const PREFIX = "lifeboat-pass-";
+
+/**
+ * Remove passfile folders left by Lifeboat processes that died before their finally ran (SIGKILL,
+ * OOM). Returns how many were removed.
+ */
+export async function sweepStalePassfiles(tempRoot = os.tmpdir()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(tempRoot).catch(() => [] as string[])) {
+    const pid = Number(/^lifeboat-pass-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    await rm(path.join(tempRoot, name), { recursive: true, force: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 /** Escape a field for a .pgpass line: backslash and colon are the only special characters. */
 export function escapePassfileField(value: string): string {
@@ -27,7 +53,8 @@ export type Passfile = { path: string; dispose: () => Promise<void> };
  * The caller sets PGPASSFILE to `path` and must call `dispose()` in a finally block.
  */
 export async function createPassfile(connection: PgConnection, tempRoot = os.tmpdir()): Promise<Passfile> {
-  const dir = await mkdtemp(path.join(tempRoot, "lifeboat-pass-"));
+  // The pid in the name lets a later process remove what a killed one could not (sweepStalePassfiles).
+  const dir = await mkdtemp(path.join(tempRoot, `${PREFIX}${process.pid}-`));
   const file = path.join(dir, "pgpass");
   await writeFile(file, `${passfileLine(connection)}\n`, { mode: 0o600, flag: "wx" });
   return {

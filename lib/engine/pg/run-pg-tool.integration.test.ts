@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalCluster } from "../cluster/local-cluster";
 import { withClient } from "./server-info";
 import { preflightClientTool } from "./preflight";
-import { PgToolAbortedError, PgToolError, runPgTool } from "./run-pg-tool";
+import { OperationAbortedError } from "../errors";
+import { PgToolError, runPgTool } from "./run-pg-tool";
 import { ClientTooOldError } from "./versions";
 
 const PASSWORD = "Sup3r-s3cret:pass'word";
@@ -102,7 +103,7 @@ describe("runPgTool against a password-protected cluster", () => {
     const started = Date.now();
     const run = runPgTool({ tool: "pg_dump", args: ["--table=accounts"], connection: cluster.connection(), signal: controller.signal });
     setTimeout(() => controller.abort(), 500);
-    await expect(run).rejects.toBeInstanceOf(PgToolAbortedError);
+    await expect(run).rejects.toBeInstanceOf(OperationAbortedError);
     expect(Date.now() - started).toBeLessThan(10_000);
     await blocker.query("rollback");
     await blocker.end();

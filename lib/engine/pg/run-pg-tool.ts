@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { childProcessBaseEnv } from "@/lib/env";
+import { childProcessEnv } from "@/lib/env";
+import { LifeboatError, OperationAbortedError } from "../errors";
+import { signalChildGroup, spawnChild } from "../process/spawn-child";
 import { describeConnection, libpqEnv, redactSecrets, type PgConnection } from "./connection";
 import { findPgBinary, type PgToolName } from "./find-pg-binary";
 import { withPassfile } from "./passfile";
@@ -47,8 +49,7 @@ const STDERR_LIMIT = 64 * 1024;
 const STDOUT_LIMIT = 16 * 1024 * 1024;
 const KILL_GRACE_MS = 5_000;
 
-export class PgToolError extends Error {
-  readonly code = "PG_TOOL_FAILED";
+export class PgToolError extends LifeboatError {
   constructor(
     readonly tool: string,
     readonly exitCode: number | null,
@@ -59,17 +60,13 @@ export class PgToolError extends Error {
   ) {
     const lastLine = stderr.trim().split("\n").filter(Boolean).slice(-3).join(" | ");
     const how = signalName ? `was stopped by ${signalName}` : `exited with code ${String(exitCode)}`;
-    super(`${tool} ${how}${lastLine ? `: ${lastLine}` : ""}`);
-    this.name = "PgToolError";
+    super("PG_TOOL_FAILED", `${tool} ${how}${lastLine ? `: ${lastLine}` : ""}`, { stderr });
   }
 }
 
-export class PgToolAbortedError extends Error {
-  readonly code = "ABORTED";
-  constructor(tool: string) {
-    super(`${tool} was cancelled`);
-    this.name = "PgToolAbortedError";
-  }
+function abortError(signal: AbortSignal | undefined): LifeboatError {
+  const reason: unknown = signal?.reason;
+  return reason instanceof LifeboatError ? reason : new OperationAbortedError("canceled");
 }
 
 /**
@@ -81,11 +78,11 @@ export class PgToolAbortedError extends Error {
 export async function runPgTool(options: RunPgToolOptions): Promise<RunPgToolResult> {
   const binary = await findPgBinary(options.tool, { pgBinDir: options.pgBinDir });
   const connection = options.connection;
-  if (options.signal?.aborted) throw new PgToolAbortedError(options.tool);
+  if (options.signal?.aborted) throw abortError(options.signal);
 
   const run = async (passfilePath: string | undefined) => {
     const env: NodeJS.ProcessEnv = {
-      ...childProcessBaseEnv(),
+      ...childProcessEnv(),
       ...(connection ? libpqEnv(connection) : {}),
       ...(options.env ?? {}),
     };
@@ -98,7 +95,7 @@ export async function runPgTool(options: RunPgToolOptions): Promise<RunPgToolRes
   const result = connection ? await withPassfile(connection, run) : await run(undefined);
   const secrets = [connection?.password];
   const stderr = redactSecrets(result.stderr, secrets);
-  if (result.aborted) throw new PgToolAbortedError(options.tool);
+  if (result.aborted) throw abortError(options.signal);
   if (result.exitCode !== 0) {
     const error = new PgToolError(options.tool, result.exitCode, stderr, result.signal, result.stdout);
     if (connection) error.message = `${error.message} (${describeConnection(connection)})`;
@@ -119,8 +116,8 @@ type SpawnOutcome = {
 
 async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS.ProcessEnv): Promise<SpawnOutcome> {
   const started = Date.now();
-  const child = spawn(file, [...options.args], {
-    env,
+  const child = spawnChild(file, options.args, {
+    baseEnv: env,
     cwd: options.cwd,
     stdio: [options.stdin === undefined && !options.stdinStream ? "ignore" : "pipe", "pipe", "pipe"],
   });
@@ -140,7 +137,7 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
     // A failing input (e.g. ciphertext that does not authenticate) must stop the tool: it would
     // otherwise see a clean end of input and may report success on half the data.
     stdinDone = pipeline(options.stdinStream, child.stdin!).catch((error: unknown) => {
-      child.kill("SIGKILL");
+      signalChildGroup(child, "SIGKILL");
       throw error;
     });
   }
@@ -149,8 +146,8 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
     aborted = true;
-    child.kill("SIGTERM");
-    killTimer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    signalChildGroup(child, "SIGTERM");
+    killTimer = setTimeout(() => signalChildGroup(child, "SIGKILL"), KILL_GRACE_MS);
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -170,7 +167,7 @@ async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS
   let stdoutDone: Promise<void>;
   const stopOnOutputError = (error: unknown) => {
     // The output cannot be written (disk full, folder gone): stop the tool rather than let it run on.
-    child.kill("SIGKILL");
+    signalChildGroup(child, "SIGKILL");
     throw error;
   };
   if (options.stdoutFile || options.stdoutConsumer) {

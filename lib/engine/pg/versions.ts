@@ -1,3 +1,5 @@
+import { LifeboatError } from "../errors";
+
 /** PostgreSQL version numbers as the tools and the server report them. */
 export type PgVersion = {
   /** 15 for 15.20; 9.6 for 9.6.24 (before 10 the major version had two parts). */
@@ -33,19 +35,18 @@ export function parseServerVersionNum(versionNum: string | number): PgVersion {
   return { major, minor, text: `${major}.${minor}` };
 }
 
-export class ClientTooOldError extends Error {
-  readonly code = "CLIENT_TOO_OLD";
+export class ClientTooOldError extends LifeboatError {
   constructor(
     readonly tool: string,
     readonly client: PgVersion,
     readonly server: PgVersion,
   ) {
     super(
+      "CLIENT_TOO_OLD",
       `${tool} ${client.text} is older than the server (PostgreSQL ${server.text}) and cannot back it up safely. ` +
         `Install PostgreSQL ${server.major} client tools or newer (Debian/Ubuntu: apt-get install postgresql-client-${server.major}) ` +
         `and point PG_BIN_DIR at their bin directory if they are not found automatically.`,
     );
-    this.name = "ClientTooOldError";
   }
 }
 

@@ -1,18 +1,17 @@
-import { readdir } from "node:fs/promises";
-import path from "node:path";
-import { readManifest, verifyAgainstManifest, type Manifest } from "../repository/manifest";
-import { computeRecoverableWindow, describeWindow, isoMicros, type RecoverableWindow, type WindowRange } from "../wal/recoverable-window";
+import { LifeboatError } from "../errors";
+import type { Manifest } from "../repository/manifest";
+import type { Repository } from "../repository/repository";
+import { computeRecoverableWindow, isoMicros, type RecoverableWindow, type WindowRange } from "../wal/recoverable-window";
 import { parseLsn } from "../wal/wal-names";
 import { describeTarget, type RecoveryTarget } from "./recovery-target";
 
-export class PitrRefusedError extends Error {
-  readonly code = "PITR_REFUSED";
+/** A recovery target that cannot be reached; `window` says what can. Nothing was changed. */
+export class PitrRefusedError extends LifeboatError {
   constructor(
     message: string,
     readonly window?: RecoverableWindow,
   ) {
-    super(window ? `${message}\nRecoverable window:\n  ${describeWindow(window).join("\n  ")}` : message);
-    this.name = "PitrRefusedError";
+    super("PITR_REFUSED", message, { window });
   }
 }
 
@@ -23,30 +22,30 @@ export type PitrPlan = {
   window: RecoverableWindow;
   /** LSN recovery aims for, when known before replay (LSN and restore-point targets). */
   targetLsn: string | undefined;
-  lines: string[];
 };
 
 /** Every base backup of a target with a readable manifest, oldest first. */
-export async function listBaseBackups(targetDir: string): Promise<Manifest[]> {
-  const names = await readdir(path.join(targetDir, "base")).catch(() => [] as string[]);
-  const manifests: Manifest[] = [];
-  for (const name of names.filter((n) => n.endsWith(".manifest.json") && !n.startsWith("."))) {
-    const manifest = await readManifest(targetDir, `base/${name.slice(0, -".manifest.json".length)}`).catch(() => undefined);
-    if (manifest?.kind === "base") manifests.push(manifest);
-  }
-  return manifests.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+export async function listBaseBackups(repository: Repository): Promise<Manifest[]> {
+  const { artifacts } = await repository.list();
+  return artifacts
+    .map((a) => a.manifest)
+    .filter((m) => m.kind === "base")
+    .sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
 }
 
 /**
  * Decide, before touching anything, how to reach a target: the recoverable window from the base
  * backups and the archive, the newest base backup that ended before the target, the WAL to
- * replay. A target outside the window is refused with the window in the message.
+ * replay. A target outside the window is refused with the window attached.
  */
-export async function planPitr(options: { targetDir: string; archiveDir: string; target: RecoveryTarget; pgBinDir?: string | undefined }): Promise<PitrPlan> {
-  const bases = await listBaseBackups(options.targetDir);
+export async function planPitr(options: { repository: Repository; target: RecoveryTarget; pgBinDir?: string | undefined; now?: Date }): Promise<PitrPlan> {
+  const { repository, target } = options;
+  if (target.kind === "time" && target.utc.getTime() > (options.now ?? new Date()).getTime()) {
+    throw new PitrRefusedError(`${describeTarget(target)} is in the future; pick a moment that has passed (or "latest").`);
+  }
+  const bases = await listBaseBackups(repository);
   if (bases.length === 0) throw new PitrRefusedError("There is no base backup to recover from: take one first (npm run backup -- --kinds base).");
-  const window = await computeRecoverableWindow({ archiveDir: options.archiveDir, baseBackups: bases, pgBinDir: options.pgBinDir });
-  const { target } = options;
+  const window = await computeRecoverableWindow({ archiveDir: repository.archiveDir, baseBackups: bases, pgBinDir: options.pgBinDir });
 
   let targetLsnText: string | undefined;
   if (target.kind === "lsn") targetLsnText = target.lsn;
@@ -71,13 +70,7 @@ export async function planPitr(options: { targetDir: string; archiveDir: string;
   if (!range) throw new PitrRefusedError(`${describeTarget(target)} is outside what can be recovered.`, window);
   const base = bases.find((b) => b.artifact === range.base)!;
 
-  const verified = await verifyAgainstManifest(options.targetDir, base);
+  const verified = await repository.verify(base);
   if (!verified.ok) throw new PitrRefusedError(`The base backup ${base.artifact} is damaged: ${verified.problems.join("; ")}`);
-
-  const lines = [
-    `target:        ${describeTarget(target)}`,
-    `base backup:   ${base.artifact} (ended ${base.finishedAt}, WAL ${base.walStartLsn}–${base.walStopLsn}, timeline ${base.timeline})`,
-    `WAL to replay: ${range.from.lsn} → ${targetLsnText ?? (target.kind === "latest" ? range.to.lsn : "the target")} on timeline ${range.timeline} (the archive reaches ${range.to.lsn}, last commit ${range.to.time})`,
-  ];
-  return { target, base, range, window, targetLsn: targetLsnText, lines };
+  return { target, base, range, window, targetLsn: targetLsnText };
 }

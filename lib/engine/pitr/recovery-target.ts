@@ -1,13 +1,12 @@
+import { LifeboatError } from "../errors";
 import { parseLsn } from "../wal/wal-names";
 
 export type RecoveryTarget =
   { kind: "time"; input: string; utc: Date; zone: string } | { kind: "name"; name: string } | { kind: "lsn"; lsn: string } | { kind: "latest" };
 
-export class RecoveryTargetError extends Error {
-  readonly code = "BAD_RECOVERY_TARGET";
+export class RecoveryTargetError extends LifeboatError {
   constructor(message: string) {
-    super(message);
-    this.name = "RecoveryTargetError";
+    super("BAD_RECOVERY_TARGET", message);
   }
 }
 

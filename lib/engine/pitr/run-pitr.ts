@@ -1,24 +1,26 @@
-import { execFile } from "node:child_process";
+import { createReadStream, existsSync } from "node:fs";
 import { appendFile, chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
 import { LocalCluster, confValue, shellQuote } from "../cluster/local-cluster";
 import { handToClusterUser, isRoot, CLUSTER_OS_USER } from "../cluster/os-user";
-import type { BackupLog } from "../log/backup-log";
+import { decryptStream } from "../crypto/age";
+import { LifeboatError, throwIfAborted } from "../errors";
+import { BASE_STREAM_FILE } from "../physical/write-base-backup";
 import { withClient } from "../pg/server-info";
+import { ChildProcessError, execChild, signalChildGroup, spawnChild } from "../process/spawn-child";
+import type { Repository } from "../repository/repository";
+import type { Journal } from "../repository/target-lock";
 import { formatLsn, historyFileName, parseLsn, timelineAncestry } from "../wal/wal-names";
 import type { PitrPlan } from "./plan-pitr";
 
-const execFileAsync = promisify(execFile);
-
-export class PitrFailedError extends Error {
-  readonly code = "PITR_FAILED";
+export class PitrFailedError extends LifeboatError {
   constructor(
     message: string,
     readonly lastReached?: string,
   ) {
-    super(message);
-    this.name = "PitrFailedError";
+    super("PITR_FAILED", message, { lastReached });
   }
 }
 
@@ -36,25 +38,30 @@ export type PitrOutcome = {
 
 export type RunPitrOptions = {
   plan: PitrPlan;
-  targetDir: string;
-  archiveDir: string;
-  /** bin/restore-wal of this checkout. */
-  restoreWal: string;
+  repository: Repository;
   pgBinDir?: string | undefined;
-  log: BackupLog;
-  targetName: string;
+  /** Identities that decrypt an encrypted base backup. */
+  identities?: string[] | undefined;
+  signal?: AbortSignal | undefined;
+  journal?: Journal | undefined;
   onPhase?: ((phase: string) => void) | undefined;
   /** How long recovery may take before it is declared stuck. */
   timeoutMs?: number | undefined;
 };
 
+/** bin/restore-wal of this installation: beside this source tree, or (bundled) under the working folder. */
+export function restoreWalScript(): string {
+  const beside = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "restore-wal");
+  return existsSync(beside) ? beside : path.resolve("bin", "restore-wal");
+}
+
 /**
  * A copy of restore-wal beside the cluster (in the folder the cluster's OS user owns): the
  * checkout it comes from may sit where that user cannot read (e.g. under /root).
  */
-async function installRestoreWal(options: RunPitrOptions, baseDir: string): Promise<string> {
+async function installRestoreWal(baseDir: string): Promise<string> {
   const installed = path.join(baseDir, "restore-wal");
-  await copyFile(options.restoreWal, installed);
+  await copyFile(restoreWalScript(), installed);
   await chmod(installed, 0o755);
   await handToClusterUser(installed);
   return installed;
@@ -63,7 +70,7 @@ async function installRestoreWal(options: RunPitrOptions, baseDir: string): Prom
 function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
-    restore_command: `${shellQuote(restoreWal)} ${shellQuote(options.archiveDir)} %f %p`,
+    restore_command: `${shellQuote(restoreWal)} ${shellQuote(options.repository.archiveDir)} %f %p`,
     recovery_target_timeline: "latest",
     recovery_target_action: "promote",
   };
@@ -73,16 +80,55 @@ function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<s
   return settings;
 }
 
-/** Copy the base backup into an empty data directory owned by the cluster's OS user. */
+/** Lay the base backup into an empty data directory owned by the cluster's OS user. */
 async function layDownBaseBackup(options: RunPitrOptions, dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  // cp -a keeps modes and is far faster than a per-file copy in JavaScript; argument array, no shell.
-  await execFileAsync("cp", ["-a", `${path.join(options.targetDir, options.plan.base.artifact)}/.`, dataDir]);
+  const source = path.join(options.repository.dir, options.plan.base.artifact);
+  if (options.plan.base.files.some((f) => f.name.endsWith(`/${BASE_STREAM_FILE}`))) {
+    await extractStreamedBase(path.join(source, BASE_STREAM_FILE), dataDir, options);
+  } else {
+    // cp -a keeps modes and is far faster than a per-file copy in JavaScript; argument array, no shell.
+    await execChild("cp", ["-a", `${source}/.`, dataDir], { signal: options.signal });
+  }
   await rm(path.join(dataDir, "backup_manifest"), { force: true });
-  if (isRoot()) await execFileAsync("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, dataDir]);
-  await execFileAsync("chmod", ["0700", dataDir]);
+  await mkdir(path.join(dataDir, "pg_wal", "archive_status"), { recursive: true, mode: 0o700 });
+  if (isRoot()) await execChild("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, dataDir], { signal: options.signal });
+  await chmod(dataDir, 0o700);
   await writeFile(path.join(dataDir, "recovery.signal"), "");
   await handToClusterUser(path.join(dataDir, "recovery.signal"));
+}
+
+/** age → zstd → tar, streamed: the encrypted base backup is never stored decrypted. */
+async function extractStreamedBase(file: string, dataDir: string, options: RunPitrOptions): Promise<void> {
+  const plain = await decryptStream(createReadStream(file), options.identities ?? []);
+  const zstd = spawnChild("zstd", ["-dcq"], { stdio: ["pipe", "pipe", "pipe"] });
+  const tar = spawnChild("tar", ["-x", "-f", "-", "-C", dataDir, "--no-same-owner"], { stdio: ["pipe", "ignore", "pipe"] });
+  const exited = (child: ReturnType<typeof spawnChild>, name: string) =>
+    new Promise<void>((resolve, reject) => {
+      let stderr = "";
+      child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+      child.once("error", (e) => reject(new LifeboatError("COMMAND_FAILED", `${name} could not run: ${e.message} (install ${name})`)));
+      child.once("close", (code, signal) => (code === 0 ? resolve() : reject(new ChildProcessError(name, code, stderr, signal))));
+    });
+  const stop = () => {
+    signalChildGroup(zstd, "SIGKILL");
+    signalChildGroup(tar, "SIGKILL");
+  };
+  options.signal?.addEventListener("abort", stop, { once: true });
+  try {
+    await Promise.all([
+      pipeline(plain, zstd.stdin!).catch((e: unknown) => {
+        stop();
+        throw e;
+      }),
+      pipeline(zstd.stdout!, tar.stdin!),
+      exited(zstd, "zstd"),
+      exited(tar, "tar"),
+    ]);
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+  }
+  throwIfAborted(options.signal);
 }
 
 async function appendSettings(dataDir: string, settings: Record<string, string | number | boolean>): Promise<void> {
@@ -121,8 +167,12 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
   }
   const deadline = Date.now() + (options.timeoutMs ?? 60 * 60 * 1000);
   for (;;) {
+    if (options.signal?.aborted) {
+      await cluster.stop("immediate").catch(() => undefined);
+      throwIfAborted(options.signal);
+    }
     if (Date.now() > deadline) {
-      await cluster.stop("immediate").catch(() => {});
+      await cluster.stop("immediate").catch(() => undefined);
       throw await fail("Recovery did not finish in time");
     }
     const state = await withClient(
@@ -152,10 +202,10 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
     const ended = timelineAncestry(result.timeline, history).at(-1)!.begin;
     const expected = parseLsn(options.plan.range.to.lsn);
     if (ended <= expected) {
-      await cluster.stop("immediate").catch(() => {});
+      await cluster.stop("immediate").catch(() => undefined);
       throw new PitrFailedError(
         `Recovery ended at ${formatLsn(ended)}, before the end of the archived WAL at ${options.plan.range.to.lsn} (last commit ${options.plan.range.to.time}). ` +
-          `The archive could not be read completely (check that PostgreSQL's OS user can read ${options.archiveDir}).`,
+          `The archive could not be read completely (check that PostgreSQL's OS user can read ${options.repository.archiveDir}).`,
         formatLsn(ended),
       );
     }
@@ -163,22 +213,28 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
   return result;
 }
 
+/** Marks a folder Lifeboat created for a recovered instance (only such folders are ever removed by undo). */
+export const PITR_INSTANCE_MARKER = ".lifeboat-pitr-instance";
+
 /**
  * PITR into a new data directory and port, left running for inspection. Its archiving is off:
- * it must never write into the production archive.
+ * it must never write into the production archive. A failure removes what it created.
  */
 export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: string; port: number }): Promise<PitrOutcome> {
   const started = Date.now();
   const existing = await LocalCluster.existing({ baseDir: options.baseDir });
   if (existing) throw new PitrFailedError(`${options.baseDir} already holds a cluster; choose a new folder (nothing was changed).`);
+  const created = !existsSync(options.baseDir);
+  const journalId = await options.journal?.record({ action: "remove-pitr-instance", baseDir: options.baseDir });
   await mkdir(options.baseDir, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(options.baseDir, PITR_INSTANCE_MARKER), `${new Date().toISOString()}\n`, { mode: 0o600 });
   await handToClusterUser(options.baseDir);
   const dataDir = path.join(options.baseDir, "pgdata");
   try {
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
     await appendSettings(dataDir, {
-      ...recoverySettings(options, await installRestoreWal(options, options.baseDir)),
+      ...recoverySettings(options, await installRestoreWal(options.baseDir)),
       port: options.port,
       listen_addresses: "127.0.0.1",
       unix_socket_directories: options.baseDir,
@@ -188,21 +244,15 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     const cluster = await LocalCluster.open({ baseDir: options.baseDir, port: options.port, pgBinDir: options.pgBinDir });
     cluster.port = options.port;
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
-    const outcome: PitrOutcome = { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started };
-    await options.log.succeeded("pitr", {
-      target: options.targetName,
-      mode: "new-instance",
-      base: options.plan.base.artifact,
-      port: options.port,
-      timeline,
-      last_replayed: lastReplayed,
-      duration_ms: outcome.durationMs,
-    });
-    return outcome;
+    if (journalId) await options.journal?.resolve(journalId);
+    return { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started };
   } catch (error) {
-    await options.log.failed("pitr", { target: options.targetName, mode: "new-instance", base: options.plan.base.artifact, error: (error as Error).message });
-    const cluster = await LocalCluster.existing({ baseDir: options.baseDir });
-    await cluster?.stop("immediate").catch(() => {});
+    const cluster = await LocalCluster.existing({ baseDir: options.baseDir }).catch(() => undefined);
+    await cluster?.stop("immediate").catch(() => undefined);
+    // Leave nothing behind: a folder we created goes entirely; one the user named keeps only what was there.
+    if (created) await rm(options.baseDir, { recursive: true, force: true });
+    else await rm(dataDir, { recursive: true, force: true });
+    if (journalId) await options.journal?.resolve(journalId);
     throw error;
   }
 }
@@ -211,7 +261,8 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
  * PITR in place, for a managed cluster: make sure its latest WAL is archived, stop it, move its
  * data directory aside, restore the base backup, recover to the target, promote, check it takes
  * writes; then drop the old directory (unless asked to keep it). On any failure the old data
- * directory is put back and the cluster started again as it was.
+ * directory is put back and the cluster started again as it was. The move is journalled in the
+ * target's lock, so if Lifeboat dies half-way the next operation puts the old directory back.
  */
 export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; keepPrevious: boolean }): Promise<PitrOutcome> {
   const started = Date.now();
@@ -228,9 +279,11 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
     await archiveCurrentWal(cluster).catch(() => {
       // Not fatal: what was already archived is what the plan used.
     });
+    throwIfAborted(options.signal);
     options.onPhase?.("stopping the cluster");
     await cluster.stop("fast");
   }
+  const journalId = await options.journal?.record({ action: "pitr-in-place", dataDir: options.dataDir, aside, wasRunning });
   let moved = false;
   try {
     // Keep the live configuration (port, archive_command, tuning), not the one from backup time.
@@ -240,15 +293,19 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, options.dataDir);
     for (const file of configs) {
-      await copyFile(path.join(aside, file), path.join(options.dataDir, file)).catch(() => {});
-      await handToClusterUser(path.join(options.dataDir, file)).catch(() => {});
+      const copied = await copyFile(path.join(aside, file), path.join(options.dataDir, file)).then(
+        () => true,
+        () => false,
+      );
+      if (copied) await handToClusterUser(path.join(options.dataDir, file));
     }
-    await appendSettings(options.dataDir, recoverySettings(options, await installRestoreWal(options, baseDir)));
+    await appendSettings(options.dataDir, recoverySettings(options, await installRestoreWal(baseDir)));
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
     // Recovery settings must not apply at the next start: the cluster is a primary again.
     await appendSettings(options.dataDir, { recovery_target_time: "", recovery_target_name: "", recovery_target_lsn: "", recovery_target_action: "pause" });
+    if (journalId) await options.journal?.resolve(journalId);
     if (!options.keepPrevious) await rm(aside, { recursive: true, force: true });
-    const outcome: PitrOutcome = {
+    return {
       mode: "in-place",
       dataDir: options.dataDir,
       port: cluster.port,
@@ -257,26 +314,37 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
       durationMs: Date.now() - started,
       previousDataDir: options.keepPrevious ? aside : undefined,
     };
-    await options.log.succeeded("pitr", {
-      target: options.targetName,
-      mode: "in-place",
-      base: options.plan.base.artifact,
-      timeline,
-      last_replayed: lastReplayed,
-      duration_ms: outcome.durationMs,
-    });
-    return outcome;
   } catch (error) {
-    await options.log.failed("pitr", { target: options.targetName, mode: "in-place", base: options.plan.base.artifact, error: (error as Error).message });
+    let undone = true;
     if (moved) {
-      await cluster.stop("immediate").catch(() => {});
-      await rm(options.dataDir, { recursive: true, force: true });
-      await rename(aside, options.dataDir);
-      if (wasRunning) await cluster.start().catch(() => {});
-      (error as Error).message += " The previous data directory was put back.";
+      const putBack = await putBackDataDirectory(cluster, options.dataDir, aside, wasRunning).then(
+        () => undefined,
+        (e: unknown) => (e as Error).message,
+      );
+      undone = putBack === undefined;
+      if (error instanceof LifeboatError) {
+        error.message +=
+          putBack === undefined
+            ? " The previous data directory was put back."
+            : ` Putting the previous data directory back failed too (${putBack}); it is in ${aside}.`;
+      }
+    } else if (wasRunning) {
+      await cluster.start().catch(() => undefined);
     }
+    // When the undo failed, the journal entry stays: the next operation on this target tries again.
+    if (journalId && undone) await options.journal?.resolve(journalId);
     throw error;
   }
+}
+
+/** Undo an interrupted in-place PITR: stop whatever runs in the data directory, put the old one back, start it if it ran. */
+export async function putBackDataDirectory(cluster: LocalCluster, dataDir: string, aside: string, start: boolean): Promise<void> {
+  await cluster.stop("immediate").catch(() => undefined);
+  if (existsSync(aside)) {
+    await rm(dataDir, { recursive: true, force: true });
+    await rename(aside, dataDir);
+  }
+  if (start) await cluster.start();
 }
 
 /** Switch to a new WAL segment and wait until the archiver has it (so "latest" loses nothing). */
@@ -294,5 +362,5 @@ async function archiveCurrentWal(cluster: LocalCluster): Promise<void> {
     if (archived && archived >= segment) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`segment ${segment} was not archived within 30 s`);
+  throw new LifeboatError("ARCHIVE_WAIT_TIMEOUT", `segment ${segment} was not archived within 30 s`);
 }

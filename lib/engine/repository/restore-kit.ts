@@ -1,7 +1,3 @@
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
-import { commitFile, FILE_MODE, tempPath } from "./files";
-
 /**
  * RESTORE.md in every target folder: how to check and restore each kind of artifact with plain
  * PostgreSQL and age tools, for the day Lifeboat itself is not available.
@@ -64,10 +60,4 @@ hand, and roles with \`psql -f globals.sql\`.
 base/<time>.manifest.json gives each base backup's WAL range and timeline; pick the newest base
 backup that ended before your target.
 `;
-}
-
-export async function writeRestoreKit(targetDir: string, target: string): Promise<void> {
-  const temp = tempPath(targetDir, "RESTORE.md");
-  await writeFile(temp, restoreKitText(target), { mode: FILE_MODE });
-  await commitFile(temp, path.join(targetDir, "RESTORE.md"));
 }

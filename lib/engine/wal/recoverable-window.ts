@@ -296,13 +296,3 @@ function onAncestry(ancestry: TimelineSpan[], timeline: number, lsn: bigint): bo
   if (!span) return false;
   return lsn >= span.begin && (span.end === null || lsn <= span.end);
 }
-
-/** The window as lines for a person. */
-export function describeWindow(window: RecoverableWindow): string[] {
-  if (window.ranges.length === 0) return ["No recoverable window: there is no base backup on this timeline (npm run backup -- --kinds base)."];
-  const lines = window.ranges.map(
-    (r) => `timeline ${r.timeline}: ${r.from.time} (${r.from.lsn}) → ${r.to.time} (${r.to.lsn}) from ${r.base}; ends: ${r.endReason}`,
-  );
-  for (const p of window.problems) lines.push(`problem: ${p}`);
-  return lines;
-}

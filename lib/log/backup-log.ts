@@ -1,6 +1,6 @@
 import { appendFile, chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { redactSecrets } from "../pg/connection";
+import { redactSecrets } from "@/lib/engine/pg/connection";
 
 export type LogLevel = "INFO" | "WARN" | "ERROR";
 

@@ -1,0 +1,27 @@
+/** Turning the engine's data (plans, windows, results) into lines for a terminal. */
+import type { PitrPlan } from "@/lib/engine/pitr/plan-pitr";
+import { describeTarget } from "@/lib/engine/pitr/recovery-target";
+import type { RecoverableWindow } from "@/lib/engine/wal/recoverable-window";
+
+export function windowLines(window: RecoverableWindow): string[] {
+  if (window.ranges.length === 0) return ["No recoverable window: there is no base backup on this timeline (npm run backup -- --kinds base)."];
+  const lines = window.ranges.map(
+    (r) => `timeline ${r.timeline}: ${r.from.time} (${r.from.lsn}) → ${r.to.time} (${r.to.lsn}) from ${r.base}; ends: ${r.endReason}`,
+  );
+  for (const p of window.restorePoints) lines.push(`restore point: ${p.name} at ${p.lsn} (timeline ${p.timeline})`);
+  for (const p of window.problems) lines.push(`problem: ${p}`);
+  return lines;
+}
+
+export function planLines(plan: PitrPlan): string[] {
+  const { base, range, target } = plan;
+  return [
+    `target:        ${describeTarget(target)}`,
+    `base backup:   ${base.artifact} (ended ${base.finishedAt}, WAL ${base.walStartLsn}–${base.walStopLsn}, timeline ${base.timeline})`,
+    `WAL to replay: ${range.from.lsn} → ${plan.targetLsn ?? (target.kind === "latest" ? range.to.lsn : "the target")} on timeline ${range.timeline} (the archive reaches ${range.to.lsn}, last commit ${range.to.time})`,
+  ];
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}

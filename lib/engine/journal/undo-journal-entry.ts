@@ -1,0 +1,64 @@
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { LocalCluster } from "../cluster/local-cluster";
+import { UntrustedDataError } from "../errors";
+import { dropDatabase } from "../logical/restore-full";
+import type { PgConnection } from "../pg/connection";
+import { PITR_INSTANCE_MARKER, putBackDataDirectory } from "../pitr/run-pitr";
+import type { JournalEntry } from "../repository/target-lock";
+
+export type UndoContext = {
+  /** The target's connection (its own database is never dropped). */
+  connection: PgConnection;
+  /** The target's data directory on this host, if it has one: the only one an in-place undo may touch. */
+  dataDir?: string | null | undefined;
+  pgBinDir?: string | undefined;
+};
+
+/**
+ * Put back what an operation that died half-way left behind, as its lock's journal describes.
+ * The journal is read from disk, so it is untrusted: each action touches only what it could have
+ * created (a database other than the target's own, a folder marked as a recovered instance, the
+ * target's own data directory).
+ */
+export async function undoJournalEntry(entry: JournalEntry, context: UndoContext): Promise<string> {
+  switch (entry.action) {
+    case "drop-database": {
+      const database = entry.database;
+      if (typeof database !== "string" || database === context.connection.database || ["postgres", "template0", "template1"].includes(database)) {
+        throw new UntrustedDataError(`refusing to drop database ${JSON.stringify(database)} named by the lock's journal`);
+      }
+      await dropDatabase(context.connection, database);
+      return `dropped database ${JSON.stringify(database)}, which an interrupted restore had created`;
+    }
+    case "remove-pitr-instance": {
+      const baseDir = entry.baseDir;
+      if (typeof baseDir !== "string" || !path.isAbsolute(baseDir)) throw new UntrustedDataError("the lock's journal names no absolute folder to remove");
+      if (!existsSync(baseDir)) return `the interrupted recovery's folder ${baseDir} is already gone`;
+      if (!existsSync(path.join(baseDir, PITR_INSTANCE_MARKER)))
+        throw new UntrustedDataError(`${baseDir} is not a folder Lifeboat made for a recovered instance; left alone`);
+      const cluster = await LocalCluster.existing({ baseDir, pgBinDir: context.pgBinDir });
+      await cluster?.stop("immediate");
+      await rm(baseDir, { recursive: true, force: true });
+      return `stopped and removed the half-recovered instance in ${baseDir}`;
+    }
+    case "pitr-in-place": {
+      const { dataDir, aside, wasRunning } = entry;
+      if (typeof dataDir !== "string" || typeof aside !== "string" || !context.dataDir || path.resolve(dataDir) !== path.resolve(context.dataDir)) {
+        throw new UntrustedDataError("the lock's journal names a data directory that is not this target's");
+      }
+      if (!aside.startsWith(`${dataDir}.pre-pitr-`) || aside.includes("/../"))
+        throw new UntrustedDataError("the lock's journal names an unexpected folder for the previous data directory");
+      const cluster = await LocalCluster.existing({ baseDir: path.dirname(dataDir), pgBinDir: context.pgBinDir });
+      if (!cluster) throw new UntrustedDataError(`no cluster found in ${dataDir}`);
+      const hadAside = existsSync(aside);
+      await putBackDataDirectory(cluster, dataDir, aside, wasRunning === true);
+      return hadAside
+        ? `an in-place recovery was interrupted: the previous data directory was put back${wasRunning ? " and started" : ""}`
+        : `an in-place recovery was interrupted before the data directory moved${wasRunning ? "; the cluster was started again" : ""}`;
+    }
+    default:
+      throw new UntrustedDataError(`unknown action ${JSON.stringify(entry.action)} in the lock's journal`);
+  }
+}

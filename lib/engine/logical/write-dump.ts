@@ -1,0 +1,61 @@
+import { runPgTool } from "../pg/run-pg-tool";
+import type { ArtifactWriter, WriterInput } from "../backup/types";
+import { openArtifactSink } from "./artifact-sink";
+
+/**
+ * pg_dump in the set's snapshot: the full dump (custom format, or directory format with parallel
+ * jobs) or the schema. Encrypted artifacts stream pg_dump's stdout through age; plain ones let
+ * pg_dump write the file itself.
+ */
+async function runDump(input: WriterInput, args: string[], watch: boolean): Promise<void> {
+  const { staged, recipients, settings, target } = input;
+  const onProgress = (p: { bytes: number }) => input.progress("dumping", { bytes: p.bytes });
+  if (recipients.length) {
+    await runPgTool({
+      tool: "pg_dump",
+      args,
+      connection: target.connection,
+      pgBinDir: settings.pgBinDir,
+      signal: input.signal,
+      onProgress,
+      stdoutConsumer: async (stdout) => {
+        const sink = await openArtifactSink(staged.tempPath, { recipients });
+        stdout.pipe(sink.input);
+        await sink.done;
+      },
+    });
+    return;
+  }
+  await runPgTool({
+    tool: "pg_dump",
+    args: [...args, `--file=${staged.tempPath}`],
+    connection: target.connection,
+    pgBinDir: settings.pgBinDir,
+    signal: input.signal,
+    watchFile: watch ? staged.tempPath : undefined,
+    onProgress,
+  });
+}
+
+function pgDumpVersion(input: WriterInput): Record<string, string> {
+  return { pg_dump: input.toolVersions.pg_dump ?? "unknown" };
+}
+
+export const writeFullDump: ArtifactWriter = async (input) => {
+  const { settings, snapshot } = input;
+  const parallel = settings.dumpJobs > 1;
+  const args = parallel
+    ? ["--format=directory", `--jobs=${settings.dumpJobs}`, `--compress=${settings.compressionLevel}`, `--snapshot=${snapshot!.id}`]
+    : ["--format=custom", `--compress=${settings.compressionLevel}`, `--snapshot=${snapshot!.id}`];
+  await runDump(input, args, !parallel);
+  return {
+    compression: settings.compressionLevel === 0 ? "none" : `gzip:${settings.compressionLevel} (pg_dump)`,
+    toolVersions: pgDumpVersion(input),
+    tableRowCounts: input.rowCounts,
+  };
+};
+
+export const writeSchemaDump: ArtifactWriter = async (input) => {
+  await runDump(input, ["--schema-only", "--format=plain", `--snapshot=${input.snapshot!.id}`], true);
+  return { compression: "none", toolVersions: pgDumpVersion(input), tableRowCounts: input.rowCounts };
+};

@@ -1,0 +1,91 @@
+import { chmod, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { findFreePort } from "@/lib/engine/cluster/free-port";
+import { isRoot } from "@/lib/engine/cluster/os-user";
+import { InvalidInputError } from "@/lib/engine/errors";
+import { planPitr, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
+import { describeTarget, parseRecoveryTarget, type RecoveryTarget } from "@/lib/engine/pitr/recovery-target";
+import { pitrInPlace, pitrToNewInstance, type PitrOutcome } from "@/lib/engine/pitr/run-pitr";
+import { backupTimestamp } from "@/lib/engine/repository/artifact-kinds";
+import { ZPitrRequest, type TPitrRequest } from "@/lib/validations/operations";
+import { identities } from "./settings";
+import type { OperationContext, OperationDefinition } from "./types";
+
+export function recoveryTargetOf(input: TPitrRequest, zone: string): RecoveryTarget {
+  try {
+    return parseRecoveryTarget({ time: input.time, name: input.name, lsn: input.lsn, latest: input.latest }, zone);
+  } catch (error) {
+    throw new InvalidInputError((error as Error).message);
+  }
+}
+
+function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
+  return planPitr({ repository: context.repository, target: recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE), pgBinDir: context.env.PG_BIN_DIR });
+}
+
+/**
+ * Where a recovered instance goes by default: .lifeboat/pitr/<target>-<time>/ under the working
+ * folder, whose parents the cluster's OS user can pass through when Lifeboat runs as root.
+ */
+async function newInstanceFolder(context: OperationContext, input: TPitrRequest): Promise<string> {
+  if (input.dataDir) return path.resolve(input.dataDir);
+  const parent = path.resolve(".lifeboat", "pitr");
+  await mkdir(parent, { recursive: true, mode: 0o711 });
+  if (isRoot()) {
+    await chmod(path.dirname(parent), 0o711);
+    await chmod(parent, 0o711);
+  }
+  return path.join(parent, `${context.target.name}-${backupTimestamp(new Date())}`);
+}
+
+export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; outcome: PitrOutcome }> = {
+  kind: "pitr",
+  action: "backups.pitr",
+  permission: "backups.pitr",
+  input: ZPitrRequest,
+  lock: true,
+  confirmation: (input, target) =>
+    input.mode === "in-place" ? { what: `Point-in-time recovery of ${target.name} in place`, database: target.connection.database } : undefined,
+  // The plan (UTC instant, base backup, WAL to replay) is shown before anything is confirmed or changed.
+  preview: (context, input) => plan(context, input),
+  params: (input) => ({
+    recovery_target: input.latest ? "latest" : (input.time ?? (input.name ? `name:${input.name}` : `lsn:${input.lsn}`)),
+    mode: input.mode,
+  }),
+  run: async (context, input) => {
+    // Planned again under the lock: the archive may have moved on since the preview.
+    const thePlan = await plan(context, input);
+    const common = {
+      plan: thePlan,
+      repository: context.repository,
+      pgBinDir: context.env.PG_BIN_DIR,
+      identities: await identities(context.env),
+      signal: context.signal,
+      journal: context.journal,
+      onPhase: (phase: string) => context.progress(phase),
+    };
+    if (input.mode === "new-instance") {
+      const baseDir = await newInstanceFolder(context, input);
+      const outcome = await pitrToNewInstance({ ...common, baseDir, port: input.port ?? (await findFreePort()) });
+      return { plan: thePlan, outcome };
+    }
+    if (!context.target.dataDir) {
+      throw new InvalidInputError(
+        `${context.target.name} is not a managed cluster (no data directory on this host), so it cannot be recovered in place; recover into a new instance.`,
+      );
+    }
+    const outcome = await pitrInPlace({ ...common, dataDir: context.target.dataDir, keepPrevious: context.env.LIFEBOAT_PITR_KEEP_PREVIOUS });
+    return { plan: thePlan, outcome };
+  },
+  verdict: ({ plan: thePlan, outcome }) => ({
+    ok: true,
+    fields: {
+      recovered_to: describeTarget(thePlan.target),
+      base: thePlan.base.artifact,
+      port: outcome.port,
+      timeline: outcome.timeline,
+      last_replayed: outcome.lastReplayed,
+      duration_ms: outcome.durationMs,
+    },
+  }),
+};

@@ -1,0 +1,96 @@
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import type { Db } from "@/lib/db/client";
+import { targets, type Target } from "@/lib/db/schema";
+import type { TEnv } from "@/lib/env";
+import { InvalidInputError, LifeboatError, UntrustedDataError } from "@/lib/engine/errors";
+import type { PgConnection } from "@/lib/engine/pg/connection";
+import { isTargetName } from "@/lib/engine/repository/artifact-kinds";
+import { LocalRepository, type Repository } from "@/lib/engine/repository/repository";
+import { defaultTargetConnection, upsertDefaultTarget } from "./default-target";
+import { resolveTargetPassword } from "./target-secrets";
+
+/** A target as every caller (CLI, worker, pages) uses it: connection, repository, and what this host manages of it. */
+export type ResolvedTarget = {
+  /** The catalog row's id; null when the metadata database is down. */
+  id: number | null;
+  name: string;
+  isDefault: boolean;
+  connection: PgConnection;
+  /** Data directory on this host (a managed cluster): enables in-place PITR. */
+  dataDir: string | null;
+  configDir: string | null;
+  prismaSchemaPath: string | null;
+  repository: Repository;
+};
+
+export class TargetNotFoundError extends LifeboatError {
+  constructor(name: string, known: string[]) {
+    super("TARGET_NOT_FOUND", `There is no target named ${JSON.stringify(name)}${known.length ? ` (known: ${known.join(", ")})` : ""}.`);
+  }
+}
+
+/**
+ * Find a target by name (the default one, from the seed's DB_* variables, when no name is given).
+ * The default target works without the metadata database; every other target lives in it.
+ * Rows are untrusted: names are checked, and passwords come only from allowed references.
+ */
+export async function resolveTarget(options: { env: TEnv; db?: Db | undefined; name?: string | undefined }): Promise<ResolvedTarget> {
+  const { env, db } = options;
+  const name = options.name ?? env.DB_TARGET_NAME;
+  if (!isTargetName(name)) throw new InvalidInputError(`${JSON.stringify(name)} is not a target name (lowercase letters, digits, '-' and '_').`);
+  const repository = new LocalRepository(env.BACKUP_DIR, name);
+  if (name === env.DB_TARGET_NAME) {
+    const row = db ? await upsertDefaultTarget(db, env) : undefined;
+    return {
+      id: row?.id ?? null,
+      name,
+      isDefault: true,
+      connection: defaultTargetConnection(env),
+      dataDir: env.DB_DATA_DIR ? path.resolve(env.DB_DATA_DIR) : null,
+      configDir: null,
+      prismaSchemaPath: env.DB_PRISMA_SCHEMA ? path.resolve(env.DB_PRISMA_SCHEMA) : null,
+      repository,
+    };
+  }
+  if (!db) throw new LifeboatError("METADATA_UNAVAILABLE", `Target ${name} is known only to the metadata database, which is unreachable.`);
+  const [row] = await db.select().from(targets).where(eq(targets.name, name)).limit(1);
+  if (!row)
+    throw new TargetNotFoundError(
+      name,
+      (await db.select({ name: targets.name }).from(targets)).map((t) => t.name),
+    );
+  return fromRow(row, env, repository);
+}
+
+function fromRow(row: Target, env: TEnv, repository: Repository): ResolvedTarget {
+  if (!isTargetName(row.name)) throw new UntrustedDataError(`A target row has an invalid name ${JSON.stringify(row.name)}; refusing it.`);
+  const password = resolveTargetPassword(
+    row.passwordRef,
+    { name: row.name, host: row.host, port: row.port, user: row.username, isDefault: false },
+    env.LIFEBOAT_SECRETS_KEY,
+  );
+  for (const [label, dir] of [
+    ["data directory", row.dataDir],
+    ["configuration directory", row.configDir],
+    ["schema.prisma", row.prismaSchemaPath],
+  ] as const) {
+    if (dir !== null && (!path.isAbsolute(dir) || dir.includes("\0")))
+      throw new UntrustedDataError(`Target ${row.name} has a ${label} that is not an absolute path.`);
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    isDefault: false,
+    connection: { host: row.host, port: row.port, database: row.database, user: row.username, password },
+    dataDir: row.dataDir,
+    configDir: row.configDir,
+    prismaSchemaPath: row.prismaSchemaPath,
+    repository,
+  };
+}
+
+/** Every target in the catalog (the overview lists them), without resolving secrets. */
+export async function listTargets(db: Db): Promise<Target[]> {
+  return db.select().from(targets).orderBy(targets.name);
+}

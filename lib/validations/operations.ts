@@ -1,0 +1,80 @@
+import { z } from "zod";
+import { ARTIFACT_KINDS } from "@/lib/engine/repository/artifact-kinds";
+
+/**
+ * Inputs of the operations, shared by the CLI, the worker, server actions and forms. Every
+ * field a person or a request can set is checked here, before anything runs.
+ */
+const targetName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a target name (lowercase letters, digits, '-' and '_')")
+  .optional();
+
+/** A file name in the target's folder (the path checks happen in the repository), or "latest". */
+const artifactName = z
+  .string()
+  .min(1, "is required")
+  .max(255, "is too long")
+  .refine((v) => !v.includes("\0"), "must not contain a NUL byte");
+
+/** The database name typed to confirm a destructive operation. */
+const confirm = z.string().max(255).optional();
+
+export const ZBackupRequest = z.object({
+  target: targetName,
+  kinds: z
+    .array(z.enum(ARTIFACT_KINDS, { error: `must be some of ${ARTIFACT_KINDS.join(", ")}` }))
+    .min(1, "needs at least one kind")
+    .optional(),
+});
+export type TBackupRequest = z.infer<typeof ZBackupRequest>;
+
+export const ZRestoreRequest = z.object({
+  target: targetName,
+  file: artifactName,
+  /** Restore into this new database instead of over the target's. */
+  into: z.string().min(1).max(63, "must be at most 63 characters (PostgreSQL's limit)").optional(),
+  confirm,
+});
+export type TRestoreRequest = z.infer<typeof ZRestoreRequest>;
+
+export const ZRestoreJsonRequest = z.object({
+  target: targetName,
+  file: artifactName,
+  tables: z.array(z.string().min(1).max(200)).min(1, "needs at least one table").optional(),
+  confirm,
+});
+export type TRestoreJsonRequest = z.infer<typeof ZRestoreJsonRequest>;
+
+export const ZRestoreEnvRequest = z.object({
+  target: targetName,
+  file: artifactName,
+  out: z.string().min(1, "is required").max(4096),
+});
+export type TRestoreEnvRequest = z.infer<typeof ZRestoreEnvRequest>;
+
+export const ZPitrRequest = z
+  .object({
+    target: targetName,
+    /** A time ("2026-01-15 14:30:00" in LIFEBOAT_TIMEZONE, or with an offset). */
+    time: z.string().min(1).max(64).optional(),
+    name: z.string().min(1).max(63, "a restore point name has at most 63 characters").optional(),
+    lsn: z.string().min(1).max(20).optional(),
+    latest: z.boolean().optional(),
+    mode: z.enum(["new-instance", "in-place"]),
+    port: z.coerce
+      .number({ error: "must be a port number" })
+      .int("must be a port number")
+      .min(1, "must be 1 to 65535")
+      .max(65535, "must be 1 to 65535")
+      .optional(),
+    dataDir: z.string().min(1).max(4096).optional(),
+    confirm,
+  })
+  .refine((v) => [v.time !== undefined, v.name !== undefined, v.lsn !== undefined, v.latest === true].filter(Boolean).length === 1, {
+    message: "give exactly one recovery target: a time, a restore point name, an LSN or latest",
+  })
+  .refine((v) => v.mode === "new-instance" || (v.port === undefined && v.dataDir === undefined), {
+    message: "a port and a data folder apply only to a recovery into a new instance",
+  });
+export type TPitrRequest = z.infer<typeof ZPitrRequest>;
