@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { desc } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupArtifacts, runs } from "@/lib/db/schema";
 import { generateKeyPair } from "@/lib/engine/crypto/age";
@@ -87,6 +88,9 @@ describe("the seed's recovery procedure, through the CLI", () => {
     const manifest = JSON.parse(await readFile(path.join(dir, `${files.full_backup_}.manifest.json`), "utf8"));
     expect(manifest.tableRowCounts["public.users"]).toBe(500);
     expect(manifest.restorePoint).toMatch(/^lifeboat_app_/);
+    // The server's postgresql.conf is copied only from a data directory this target declares (none here).
+    const envManifest = JSON.parse(await readFile(path.join(dir, `${files.env_}.manifest.json`), "utf8")) as { notes: string[] };
+    expect(envManifest.notes.join(" ")).toMatch(/declares no data or configuration directory on this host, skipped/);
 
     const catalog = await meta.db.select().from(backupArtifacts);
     expect(catalog.map((a) => a.kind).sort()).toEqual(["env", "full", "json", "schema"]);
@@ -120,6 +124,27 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(restored.stdout).toMatch(/public\.alerts\t\d+\t\d+\tok/);
     expect(restored.stdout).not.toMatch(/MISMATCH/);
     expect(await target.fingerprint()).toEqual(before);
+  });
+
+  it("a restore whose row counts differ from the manifest fails: exit 1, a failed run, an ERROR line", async () => {
+    const manifestPath = path.join(work, "backups", "app", `${files.full_backup_}.manifest.json`);
+    const pristine = await readFile(manifestPath, "utf8");
+    const manifest = JSON.parse(pristine) as { tableRowCounts: Record<string, number> };
+    manifest.tableRowCounts["public.users"] = manifest.tableRowCounts["public.users"]! - 1;
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    try {
+      const result = await cli("restore.ts", ["backup", files.full_backup_!, "--yes"]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/public\.users\t499\t500\tMISMATCH/);
+      expect(result.stderr).toMatch(/1 table\(s\) differ from the backup's row counts: public\.users/);
+      const [run] = await meta.db.select().from(runs).orderBy(desc(runs.id)).limit(1);
+      expect(run).toMatchObject({ kind: "restore", status: "failed" });
+      expect(run?.error).toMatch(/differ from the backup's row counts/);
+      const log = (await readFile(path.join(work, "logs", "backup.log"), "utf8")).trim().split("\n");
+      expect(log.at(-1)).toMatch(/ ERROR restore target=app status=FAILED /);
+    } finally {
+      await writeFile(manifestPath, pristine);
+    }
   });
 
   it("restore json brings two chosen tables back while a third keeps its change", async () => {
@@ -161,6 +186,11 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(result.code).toBe(0);
     expect(await readFile(path.join(out, "config", "app.env"), "utf8")).toBe("APP_SECRET=shh\n");
     expect(await readFile(path.join(out, "globals.sql"), "utf8")).toMatch(/CREATE ROLE app/);
+    // What it wrote holds secrets: only its owner may read it.
+    expect((await stat(out)).mode & 0o777).toBe(0o700);
+    expect((await stat(path.join(out, "config"))).mode & 0o777).toBe(0o700);
+    expect((await stat(path.join(out, "config", "app.env"))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(out, "globals.sql"))).mode & 0o777).toBe(0o600);
     const again = await cli("restore.ts", ["env", files.env_!, "--out", out]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is not empty/);
@@ -176,5 +206,19 @@ describe("the seed's recovery procedure, through the CLI", () => {
     const table = await cli("backup-list.ts", []);
     expect(table.stdout).toMatch(/^KIND\tTIME \(UTC\)\tSIZE/m);
     expect(table.stdout).toContain(files.full_backup_!);
+
+    // A damaged artifact is indexed as damaged, never as available (SCENARIO 28).
+    const schemaFile = path.join(work, "backups", "app", files.schema_!);
+    const pristine = await readFile(schemaFile);
+    await writeFile(schemaFile, Buffer.concat([pristine, Buffer.from("-- tampered\n")]));
+    try {
+      const damaged = await cli("backup-list.ts", ["--rescan", "--json"]);
+      expect(damaged.stderr).toMatch(new RegExp(`DAMAGED: ${files.schema_!.replace(/[.]/g, "\\.")}`));
+      const after = JSON.parse(damaged.stdout) as { file: string; status: string }[];
+      expect(after.find((r) => r.file === files.schema_)?.status).toBe("damaged");
+      expect(after.filter((r) => r.status === "available")).toHaveLength(3);
+    } finally {
+      await writeFile(schemaFile, pristine);
+    }
   });
 });

@@ -48,7 +48,8 @@ async function main() {
   const written = await ensureEnvFile(envFile, sandboxDefaults({ demoPort: 15432, metaPort: 15433, webPort }, age.recipient));
   if (written.created) say("wrote .env with fresh random secrets (mode 0600)");
   else if (written.added.length) say(`added ${written.added.join(", ")} to .env`);
-  if (await updateOldDefault(envFile, "DB_PRISMA_SCHEMA", "demo/schema.prisma", "prisma/schema.prisma")) say("DB_PRISMA_SCHEMA now points at prisma/schema.prisma");
+  if (await updateOldDefault(envFile, "DB_PRISMA_SCHEMA", "demo/schema.prisma", "prisma/schema.prisma"))
+    say("DB_PRISMA_SCHEMA now points at prisma/schema.prisma");
   process.loadEnvFile(envFile);
   const env = getEnv();
   requireAuthSecret(env);

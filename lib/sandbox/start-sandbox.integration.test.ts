@@ -1,4 +1,6 @@
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { promisify } from "node:util";
 import os from "node:os";
 import path from "node:path";
 import { eq } from "drizzle-orm";
@@ -8,10 +10,12 @@ import { createDb } from "@/lib/db/client";
 import { users } from "@/lib/db/schema";
 import { parseEnv, type TEnv } from "@/lib/env";
 import { findFreePort } from "@/lib/engine/cluster/free-port";
+import { clusterOsUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { startSandbox, type SandboxResult } from "./start-sandbox";
 
 const repo = path.resolve(import.meta.dirname, "..", "..");
+const exec = promisify(execFile);
 
 describe("quickstart sandbox", () => {
   let root: string;
@@ -78,6 +82,25 @@ describe("quickstart sandbox", () => {
     }
     expect(first.archiveDir).toBe(path.join(root, "backups", "allertify", "archive"));
     expect(segments.length).toBeGreaterThan(0);
+  });
+
+  it.runIf(isRoot())("leaves the cluster's OS user only the archive: it can neither delete nor forge backups (root)", async () => {
+    const postgres = await clusterOsUser();
+    for (const dir of [path.join(root, "backups"), path.join(root, "backups", "allertify")]) {
+      const info = await stat(dir);
+      expect(info.uid, dir).toBe(0);
+      expect(info.mode & 0o777, dir).toBe(0o711);
+    }
+    expect((await stat(first.archiveDir)).uid).toBe(postgres.uid);
+    const probe = (args: string[]) =>
+      exec("runuser", ["-u", postgres.name, "--", ...args]).then(
+        () => "allowed",
+        () => "refused",
+      );
+    expect(await probe(["touch", path.join(root, "backups", "allertify", "full_backup_2026-01-01T00-00-00Z.dump")])).toBe("refused");
+    expect(await probe(["ls", path.join(root, "backups", "allertify")])).toBe("refused");
+    expect(await probe(["touch", path.join(first.archiveDir, ".probe")])).toBe("allowed");
+    await rm(path.join(first.archiveDir, ".probe"), { force: true });
   });
 
   it("reuses everything on a second run, even after the clusters were stopped", async () => {

@@ -316,4 +316,133 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     for (const a of result.artifacts) if (!a.ok) expect(a.error).toMatch(/pg_dump 13\.16 is older than the server \(PostgreSQL 15/);
     expect(await readdir(targetDir)).toEqual(beforeNames);
   });
+
+  /** Wait until a session of the backup waits for a lock (pg_stat_activity), or fail after a deadline. */
+  const waitForLockWait = async (applicationName: string) => {
+    for (let i = 0; i < 100; i++) {
+      const rows = await target.query<{ n: string }>(
+        "select count(*) as n from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+        [applicationName],
+        "postgres",
+      );
+      if (Number(rows[0]?.n) > 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${applicationName} never waited for a lock`);
+  };
+
+  it("a migration that rewrites a table while the backup waits for its lock: every row is in the backup (SCENARIO 25)", async () => {
+    const before = Number((await target.query<{ n: string }>("select count(*) as n from users"))[0]!.n);
+    expect(before).toBeGreaterThan(0);
+    const migration = new pg.Client({ ...target.connection });
+    await migration.connect();
+    try {
+      // An ordinary app migration: a volatile default rewrites the whole table under ACCESS EXCLUSIVE.
+      await migration.query("begin");
+      await migration.query("alter table users add column token uuid not null default gen_random_uuid()");
+      const running = backup(["full", "json"]);
+      await waitForLockWait("lifeboat backup");
+      await migration.query("commit");
+      const result = await running;
+      const failed = result.artifacts.filter((a) => !a.ok);
+      expect(failed, JSON.stringify(failed)).toEqual([]);
+      for (const artifact of result.artifacts) if (artifact.ok) expect(artifact.manifest.tableRowCounts?.["public.users"], artifact.kind).toBe(before);
+
+      // The dump restores every row (the column the migration added included).
+      const [full] = result.artifacts.map((a) => (a.ok ? a.file : ""));
+      const restored = await restoreFullBackup({ repository, connection: target.connection, fileName: full!, intoDatabase: "after_migration" });
+      expect(restored.rowCounts.every((r) => r.ok)).toBe(true);
+      const copy = await target.query<{ n: string; tokens: string }>("select count(*) as n, count(token) as tokens from users", [], "after_migration");
+      expect(copy[0]).toEqual({ n: String(before), tokens: String(before) });
+    } finally {
+      await migration.end();
+      await target.query("alter table users drop column if exists token");
+    }
+  });
+
+  it("gives up loudly, writing nothing, when the application holds a table lock past LIFEBOAT_LOCK_TIMEOUT", async () => {
+    const beforeNames = await readdir(targetDir);
+    const holder = new pg.Client({ ...target.connection });
+    await holder.connect();
+    try {
+      await holder.query("begin; lock table alerts in access exclusive mode");
+      const result = await backup(["full", "schema", "json"], { lockTimeoutSeconds: 1 });
+      expect(result.artifacts.map((a) => a.ok)).toEqual([false, false, false]);
+      for (const a of result.artifacts) if (!a.ok) expect(a.error).toMatch(/waited 1 s for a table the application holds locked/);
+      expect(await readdir(targetDir)).toEqual(beforeNames);
+    } finally {
+      await holder.query("rollback");
+      await holder.end();
+    }
+  });
+
+  it("round-trips a table keyed by GENERATED ALWAYS AS IDENTITY through restore json", async () => {
+    await target.query(
+      "create table tokens (id bigint generated always as identity primary key, label text not null, made int generated always as identity (start with 100))".replace(
+        ", made int generated always as identity (start with 100)",
+        "",
+      ),
+    );
+    await target.query("insert into tokens (label) select 'token ' || g from generate_series(1, 20) g");
+    const original = await target.query<{ t: string }>("select t::text from tokens t order by id");
+    const [json] = await only(["json"]);
+    await target.query("delete from tokens where id % 2 = 0; update tokens set label = 'changed' where id < 5");
+    const result = await restoreJsonExport({ repository, connection: target.connection, fileName: json!, tables: ["tokens"] });
+    expect(result.tables).toEqual([expect.objectContaining({ table: "tokens", rows: 20 })]);
+    expect(await target.query<{ t: string }>("select t::text from tokens t order by id")).toEqual(original);
+    // The identity sequence continues after the restored rows.
+    await target.query("insert into tokens (label) values ('new')");
+    expect((await target.query<{ id: string }>("select max(id)::text as id from tokens"))[0]!.id).toBe("21");
+    await target.query("drop table tokens");
+  });
+
+  it("refuses a tampered JSON export: system catalogs, numbers beyond 2^53, objects where values belong", async () => {
+    const [json] = await only(["json"]);
+    const file = path.join(targetDir, json!);
+    const pristine = await readFile(file);
+    const manifestPath = `${file}.manifest.json`;
+    const pristineManifest = await readFile(manifestPath, "utf8");
+    const plain = (await exec("sh", ["-c", `zcat '${file}'`], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+    const forge = async (text: string) => {
+      const gz = path.join(work, "forged.json.gz");
+      await writeFile(path.join(work, "forged.json"), text);
+      await exec("sh", ["-c", `gzip -c '${path.join(work, "forged.json")}' > '${gz}'`]);
+      await copyFile(gz, file);
+      const manifest = JSON.parse(pristineManifest);
+      const { stdout } = await exec("sha256sum", [file]);
+      manifest.files[0].sha256 = stdout.split(" ")[0];
+      manifest.files[0].size = (await readFile(file)).length;
+      await writeFile(manifestPath, JSON.stringify(manifest));
+    };
+    const before = await target.fingerprint();
+    try {
+      // A table header renamed to a system catalog: refused before anything is applied.
+      await forge(plain.replace('{"schema":"public","table":"allergens"', '{"schema":"pg_catalog","table":"pg_authid"'));
+      await expect(restoreJsonExport({ repository, connection: target.connection, fileName: json!, tables: ["pg_authid"] })).rejects.toThrow(
+        /not an application table/,
+      );
+      // An integer beyond 2^53 would be rounded by JSON.parse: refused, not guessed.
+      const users = plain.split("\n");
+      const row = users.findIndex((l) => l.includes('"email":'));
+      users[row] = users[row]!.replace(/"id":\d+/, '"id":9007199254740993');
+      await forge(users.join("\n"));
+      await expect(restoreJsonExport({ repository, connection: target.connection, fileName: json!, tables: ["users"] })).rejects.toThrow(/losing precision/);
+      users[row] = users[row]!.replace(/"id":9007199254740993/, '"id":{"$gt":1}');
+      await forge(users.join("\n"));
+      await expect(restoreJsonExport({ repository, connection: target.connection, fileName: json!, tables: ["users"] })).rejects.toThrow(/JSON object/);
+      expect(await target.fingerprint()).toEqual(before);
+    } finally {
+      await writeFile(file, pristine);
+      await writeFile(manifestPath, pristineManifest);
+    }
+  });
+
+  it("never overwrites: two backup sets started in the same second get distinct names", async () => {
+    const fixed = new Date("2026-03-01T10:00:00.000Z");
+    const first = await only(["schema"], {}, { now: () => fixed });
+    const second = await only(["schema"], {}, { now: () => fixed });
+    expect(first[0]).toBe("schema_2026-03-01T10-00-00Z.sql");
+    expect(second[0]).toBe("schema_2026-03-01T10-00-01Z.sql");
+    expect(await verifyAgainstManifest(targetDir, await manifestOf(first[0]!))).toEqual({ ok: true });
+  });
 });

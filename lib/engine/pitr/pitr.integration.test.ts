@@ -8,6 +8,7 @@ import { findFreePort } from "../cluster/free-port";
 import { LocalCluster } from "../cluster/local-cluster";
 import { CLUSTER_OS_USER, isRoot } from "../cluster/os-user";
 import { runBackupSet } from "../backup/run-backup-set";
+import { generateKeyPair } from "../crypto/age";
 import { LocalRepository } from "../repository/repository";
 import { withClient } from "../pg/server-info";
 import { computeRecoverableWindow } from "../wal/recoverable-window";
@@ -314,5 +315,62 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     const window = await computeRecoverableWindow({ archiveDir, baseBackups: await listBaseBackups(repository) });
     expect(window.problems).toEqual([]);
     expect((await recoverRows(await plan({ latest: true }))).rows.slice(-2)).toEqual(["while-broken", "after-fix"]);
+  });
+
+  it("with encryption on, every artifact (base backups included) is age ciphertext, and PITR recovers from the encrypted base backup", async () => {
+    const keys = await generateKeyPair();
+    const marker = `secret-marker-${Date.now()}`;
+    await sql("insert into marker (v) values ($1)", [marker]);
+    const set = await runBackupSet({
+      target: { name: "app", connection: cluster.connection("app") },
+      repository,
+      kinds: ["full", "schema", "json", "base"],
+      settings: { ...baseSettings, recipients: [keys.recipient], encryptAll: true },
+    });
+    const failed = set.artifacts.filter((a) => !a.ok);
+    expect(failed, JSON.stringify(failed)).toEqual([]);
+    for (const artifact of set.artifacts) {
+      if (!artifact.ok) continue;
+      expect(artifact.manifest.encryption?.recipients).toEqual([keys.recipient]);
+      for (const file of artifact.manifest.files) {
+        const bytes = await readFile(path.join(targetDir, file.name));
+        expect(bytes.subarray(0, 21).toString(), file.name).toBe("age-encryption.org/v1");
+        expect(bytes.includes(Buffer.from(marker)), file.name).toBe(false);
+      }
+    }
+    const base = set.artifacts.find((a) => a.kind === "base");
+    if (!base?.ok) throw new Error("no base backup");
+    expect(base.manifest.files.map((f) => f.name)).toEqual([`${base.file}/base.tar.zst.age`]);
+    expect((await readdir(path.join(targetDir, base.file))).filter((n) => n !== "base.tar.zst.age")).toEqual([]);
+    // The standard tools read it without Lifeboat.
+    await writeFile(path.join(work, "key.txt"), `${keys.identity}\n`, { mode: 0o600 });
+    const listing = await exec(
+      "sh",
+      ["-c", `age -d -i '${path.join(work, "key.txt")}' '${path.join(targetDir, base.file, "base.tar.zst.age")}' | zstd -dcq | tar -t`],
+      {
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    expect(listing.stdout).toMatch(/^PG_VERSION$/m);
+    expect(listing.stdout).toMatch(/^backup_manifest$/m);
+
+    await sql("insert into marker (v) values ('after-encrypted-base')");
+    await archiveNow();
+    const latest = await plan({ latest: true });
+    expect(latest.base.artifact).toBe(base.file);
+    const baseDir = path.join(work, "pitr-encrypted");
+    await pitrToNewInstance({ ...common(latest), identities: [keys.identity], baseDir, port: await findFreePort() });
+    const instance = (await LocalCluster.existing({ baseDir }))!;
+    try {
+      expect((await markers(instance)).slice(-2)).toEqual([marker, "after-encrypted-base"]);
+    } finally {
+      await instance.remove();
+    }
+    // Without the key, the recovery is refused before anything starts, and leaves nothing behind.
+    const noKey = path.join(work, "pitr-no-key");
+    await expect(pitrToNewInstance({ ...common(latest), identities: [], baseDir: noKey, port: await findFreePort() })).rejects.toThrow(
+      /LIFEBOAT_AGE_IDENTITY_FILE/,
+    );
+    expect(await readdir(noKey).catch(() => "gone")).toBe("gone");
   });
 });
