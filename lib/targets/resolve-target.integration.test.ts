@@ -13,6 +13,15 @@ import { createTestMetadataDb, type TestMetadataDb } from "@/test/helpers/metada
 import { resolveTarget } from "./resolve-target";
 import { encryptTargetPassword } from "./target-secrets";
 
+/** The error a promise rejects with; a promise that resolves fails the test. */
+const failure = (promise: Promise<unknown>): Promise<Error> =>
+  promise.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (error: unknown) => error as Error,
+  );
+
 /** A target row is untrusted input: it can neither read a secret it was not given nor send one elsewhere (SCENARIO 28). */
 describe("targets as data, from an untrusted table", () => {
   let meta: TestMetadataDb;
@@ -60,7 +69,7 @@ describe("targets as data, from an untrusted table", () => {
       ["garbage", "plain-text-password"],
     ] as const) {
       await insert({ name, passwordRef: ref });
-      const error = await resolveTarget({ env, db: meta.db, name }).catch((e: unknown) => e as Error);
+      const error = await failure(resolveTarget({ env, db: meta.db, name }));
       expect(error.message, name).toMatch(/Nothing was read or sent/);
       expect(error.message, name).not.toContain("an-auth-secret");
     }

@@ -5,6 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeFile } from "./manifest";
 import { LocalRepository } from "./repository";
 
+/** The error a promise rejects with; a promise that resolves fails the test. */
+const failure = (promise: Promise<unknown>): Promise<Error> =>
+  promise.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (error: unknown) => error as Error,
+  );
+
 /**
  * Manifests are read back from disk, where anyone who can write the repository could edit them:
  * they are untrusted input (SCENARIOS 22, 28).
@@ -59,7 +68,7 @@ describe("a repository treats its manifests as untrusted input", () => {
       const { artifacts, unreadable } = await repository.list();
       expect(artifacts, name).toEqual([]);
       expect(unreadable[0]?.reason, name).toMatch(/lies outside the artifact/);
-      const error = await repository.checkForRestore(artifact, "full").catch((e: unknown) => e as Error);
+      const error = await failure(repository.checkForRestore(artifact, "full"));
       expect(error.message, name).toMatch(/malformed/);
       // Nothing about the outside file (its size) leaks into the message.
       expect(error.message, name).not.toContain("12345");
@@ -86,7 +95,7 @@ describe("a repository treats its manifests as untrusted input", () => {
 
   it("names similar backups when the file name is misspelled, and points at backup:list", async () => {
     await writeManifest(good);
-    const error = await repository.checkForRestore("full_backup_2026-01-15T02-00-01Z.dump", "full").catch((e: unknown) => e as Error);
+    const error = await failure(repository.checkForRestore("full_backup_2026-01-15T02-00-01Z.dump", "full"));
     expect(error.message).toMatch(/no such backup of app\. Did you mean full_backup_2026-01-15T02-00-00Z\.dump\?/);
     expect(error.message).toMatch(/npm run backup:list/);
   });
