@@ -3,20 +3,40 @@ import { SignOutButton } from "@/components/auth/sign-out-button-client";
 import { TargetStatusCard } from "@/components/overview/target-status-card";
 import { can } from "@/lib/auth/permissions";
 import { getSessionUser } from "@/lib/auth/session";
+import { getDb } from "@/lib/db/client";
 import { describeConnection } from "@/lib/engine/pg/connection";
 import { getEnv } from "@/lib/env";
-import { defaultTargetConnection } from "@/lib/targets/default-target";
-import { probeTarget } from "@/lib/targets/probe-target";
+import { probeTarget, type TargetProbe } from "@/lib/targets/probe-target";
+import { listTargets, resolveTarget } from "@/lib/targets/resolve-target";
 
 export const dynamic = "force-dynamic";
+
+type Card = { name: string; address: string; probe: TargetProbe };
+
+/** Every target in the catalog (the default one, from DB_*, first), each probed. */
+async function loadCards(): Promise<Card[]> {
+  const env = getEnv();
+  const db = await getDb();
+  await resolveTarget({ env, db }); // registers the default target from DB_*
+  const rows = await listTargets(db);
+  rows.sort((a, b) => Number(b.name === env.DB_TARGET_NAME) - Number(a.name === env.DB_TARGET_NAME));
+  return Promise.all(
+    rows.map(async (row): Promise<Card> => {
+      const address = `${row.username}@${row.host}:${row.port}/${row.database}`;
+      try {
+        const target = await resolveTarget({ env, db, name: row.name });
+        return { name: target.name, address: describeConnection(target.connection), probe: await probeTarget(target.connection) };
+      } catch (error) {
+        return { name: row.name, address, probe: { ok: false, error: (error as Error).message } };
+      }
+    }),
+  );
+}
 
 export default async function OverviewPage() {
   const user = await getSessionUser();
   if (!user || !can(user, "health.read")) redirect("/signin");
-
-  const env = getEnv();
-  const connection = defaultTargetConnection(env);
-  const probe = await probeTarget(connection);
+  const cards = await loadCards();
 
   return (
     <div className="mx-auto max-w-5xl p-6">
@@ -30,7 +50,9 @@ export default async function OverviewPage() {
         </div>
       </header>
       <main className="mt-6 space-y-6">
-        <TargetStatusCard name={env.DB_TARGET_NAME} address={describeConnection(connection)} probe={probe} />
+        {cards.map((card) => (
+          <TargetStatusCard key={card.name} name={card.name} address={card.address} probe={card.probe} />
+        ))}
       </main>
     </div>
   );
