@@ -445,4 +445,63 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(second[0]).toBe("schema_2026-03-01T10-00-01Z.sql");
     expect(await verifyAgainstManifest(targetDir, await manifestOf(first[0]!))).toEqual({ ok: true });
   });
+
+  it("a restore blocked behind an application transaction gives up within LIFEBOAT_LOCK_TIMEOUT, changing nothing", async () => {
+    const [full] = await only(["full"]);
+    const before = await target.fingerprint();
+    const holder = new pg.Client({ ...target.connection });
+    await holder.connect();
+    const phases: string[] = [];
+    try {
+      await holder.query("begin; select count(*) from alerts; lock table products in access share mode");
+      const started = Date.now();
+      const error = await restoreFullBackup({
+        repository,
+        connection: target.connection,
+        fileName: full!,
+        lockTimeoutSeconds: 6,
+        onPhase: (p) => phases.push(p),
+      }).catch((e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(/waited 6 s for tables the application holds locked and gave up; nothing was changed/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // While it waited, the progress said who holds the lock.
+      expect(phases.join("\n")).toMatch(/waiting for locks held by server process \d+/);
+    } finally {
+      await holder.query("rollback");
+      await holder.end();
+    }
+    expect(await target.fingerprint()).toEqual(before);
+  });
+
+  it("a migration queued between the backup's locks and pg_dump's makes the dump fail in bounded time, never hang", async () => {
+    const migration = new pg.Client({ ...target.connection });
+    await migration.connect();
+    let queued: Promise<unknown> | undefined;
+    try {
+      const started = Date.now();
+      const result = await backup(
+        ["full"],
+        { lockTimeoutSeconds: 2 },
+        {
+          onProgress: (p) => {
+            // The snapshot exists and its session holds every lock: queue an exclusive request now.
+            if (p.phase === "counting rows" && !queued) queued = migration.query("alter table products add column migrated boolean not null default true");
+          },
+        },
+      );
+      expect(queued).toBeDefined();
+      const [artifact] = result.artifacts;
+      expect(artifact?.ok).toBe(false);
+      if (artifact && !artifact.ok) expect(artifact.error).toMatch(/pg_dump/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // Once the backup gave way, the migration went through.
+      await queued;
+      expect((await target.query<{ n: string }>("select count(*) as n from products where migrated"))[0]!.n).not.toBe("0");
+    } finally {
+      await queued?.catch(() => undefined);
+      await migration.end();
+      await target.query("alter table products drop column if exists migrated");
+    }
+  });
 });

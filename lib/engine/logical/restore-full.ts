@@ -70,9 +70,10 @@ export async function restoreFullBackup(options: RestoreFullOptions): Promise<Re
   if (!createdDatabase) args.push("--clean", "--if-exists");
 
   options.onPhase?.("restoring");
-  const appName = `lifeboat restore ${process.pid}`;
-  const toolEnv = { PGAPPNAME: appName, PGOPTIONS: `-c lock_timeout=${options.lockTimeoutSeconds ?? 300}s` };
-  const stopWatching = watchLockWaits(options.connection, appName, (message) => options.onPhase?.(message));
+  const appName = `lifeboat restore ${process.pid}-${Date.now()}`;
+  const lockTimeout = options.lockTimeoutSeconds ?? 300;
+  const toolEnv = { PGAPPNAME: appName };
+  const watchdog = lockWaitWatchdog(options.connection, appName, { timeoutSeconds: lockTimeout, report: (message) => options.onPhase?.(message) });
   try {
     if (manifest.encryption) {
       const plain = await decryptStream(createReadStream(file), options.identities ?? []);
@@ -90,17 +91,17 @@ export async function restoreFullBackup(options: RestoreFullOptions): Promise<Re
         () => false,
       ));
     if (dropped && journalId) await options.journal?.resolve(journalId);
-    if (/lock timeout/i.test((error as Error).message)) {
+    if (watchdog.timedOut()) {
       throw new LifeboatError(
         "LOCK_TIMEOUT",
-        `The restore waited ${options.lockTimeoutSeconds ?? 300} s for tables the application holds locked and gave up; nothing was changed. Stop the application (or its long transaction) and try again.`,
+        `The restore waited ${lockTimeout} s for tables the application holds locked and gave up; nothing was changed. Stop the application (or its long transaction) and try again.`,
         { stderr: (error as { stderr?: string }).stderr },
         { cause: error },
       );
     }
     throw error;
   } finally {
-    stopWatching();
+    watchdog.stop();
   }
   if (journalId) await options.journal?.resolve(journalId);
 
@@ -138,21 +139,48 @@ export async function dropDatabase(connection: PgConnection, name: string): Prom
   await withClient(connection, (client) => client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`));
 }
 
-/** While a tool runs, report when its session waits for a lock someone else holds (never their SQL). */
-export function watchLockWaits(connection: PgConnection, applicationName: string, report: (message: string) => void): () => void {
+/**
+ * While a tool runs, watch its sessions (by application_name) for lock waits: report who holds the
+ * lock, and cancel the wait once it has lasted `timeoutSeconds`. A server-side lock_timeout cannot
+ * do this: every pg_dump archive begins with `SET lock_timeout = 0`. Never reports their SQL.
+ */
+export function lockWaitWatchdog(
+  connection: PgConnection,
+  applicationName: string,
+  options: { timeoutSeconds: number; report: (message: string) => void },
+): { stop: () => void; timedOut: () => boolean } {
   let stopped = false;
-  const timer = setInterval(() => {
-    void withClient(connection, async (client) => {
-      const { rows } = await client.query<{ blockers: number[] | null }>(
-        "select pg_blocking_pids(pid) as blockers from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+  let timedOut = false;
+  let lastReport = 0;
+  const waitingSince = new Map<number, number>();
+  const tick = () =>
+    withClient(connection, async (client) => {
+      const { rows } = await client.query<{ pid: number; blockers: number[] | null }>(
+        "select pid, pg_blocking_pids(pid) as blockers from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
         [applicationName],
       );
-      const blockers = rows.flatMap((r) => r.blockers ?? []);
-      if (!stopped && blockers.length) report(`waiting for locks held by server process ${[...new Set(blockers)].join(", ")} (the application?)`);
-    }).catch(() => undefined);
-  }, 5_000);
-  return () => {
-    stopped = true;
-    clearInterval(timer);
+      const now = Date.now();
+      for (const pid of [...waitingSince.keys()]) if (!rows.some((r) => r.pid === pid)) waitingSince.delete(pid);
+      for (const row of rows) {
+        const since = waitingSince.get(row.pid) ?? now;
+        waitingSince.set(row.pid, since);
+        if (now - since >= options.timeoutSeconds * 1000) {
+          timedOut = true;
+          await client.query("select pg_cancel_backend($1)", [row.pid]);
+        }
+      }
+      const blockers = [...new Set(rows.flatMap((r) => r.blockers ?? []))];
+      if (!stopped && blockers.length && now - lastReport >= 5_000) {
+        lastReport = now;
+        options.report(`waiting for locks held by server process ${blockers.join(", ")} (the application?)`);
+      }
+    }).catch(() => undefined); // a missed poll is retried a second later
+  const timer = setInterval(() => void tick(), 1_000);
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+    timedOut: () => timedOut,
   };
 }

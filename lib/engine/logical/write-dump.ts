@@ -37,16 +37,25 @@ async function runDump(input: WriterInput, args: string[], watch: boolean): Prom
   });
 }
 
+/**
+ * pg_dump reads the set's snapshot, whose session already holds every table's lock. pg_dump still
+ * asks for its own, and a migration queued for an exclusive lock in between would make it wait
+ * behind that migration, which waits for us: the bounded wait turns that into a clear failure.
+ */
+function snapshotArgs(input: WriterInput): string[] {
+  return [`--snapshot=${input.snapshot!.id}`, `--lock-wait-timeout=${input.settings.lockTimeoutSeconds * 1000}`];
+}
+
 function pgDumpVersion(input: WriterInput): Record<string, string> {
   return { pg_dump: input.toolVersions.pg_dump ?? "unknown" };
 }
 
 export const writeFullDump: ArtifactWriter = async (input) => {
-  const { settings, snapshot } = input;
+  const { settings } = input;
   const parallel = settings.dumpJobs > 1;
   const args = parallel
-    ? ["--format=directory", `--jobs=${settings.dumpJobs}`, `--compress=${settings.compressionLevel}`, `--snapshot=${snapshot!.id}`]
-    : ["--format=custom", `--compress=${settings.compressionLevel}`, `--snapshot=${snapshot!.id}`];
+    ? ["--format=directory", `--jobs=${settings.dumpJobs}`, `--compress=${settings.compressionLevel}`, ...snapshotArgs(input)]
+    : ["--format=custom", `--compress=${settings.compressionLevel}`, ...snapshotArgs(input)];
   await runDump(input, args, !parallel);
   return {
     compression: settings.compressionLevel === 0 ? "none" : `gzip:${settings.compressionLevel} (pg_dump)`,
@@ -56,6 +65,6 @@ export const writeFullDump: ArtifactWriter = async (input) => {
 };
 
 export const writeSchemaDump: ArtifactWriter = async (input) => {
-  await runDump(input, ["--schema-only", "--format=plain", `--snapshot=${input.snapshot!.id}`], true);
+  await runDump(input, ["--schema-only", "--format=plain", ...snapshotArgs(input)], true);
   return { compression: "none", toolVersions: pgDumpVersion(input), tableRowCounts: input.rowCounts };
 };

@@ -1,7 +1,9 @@
-import { readFile, stat } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createPassfile, escapePassfileField, passfileLine, withPassfile } from "./passfile";
+import { createPassfile, escapePassfileField, passfileLine, sweepStalePassfiles, withPassfile } from "./passfile";
 
 const connection = { host: "127.0.0.1", port: 5433, database: "app", user: "us:er", password: "pa:ss\\word" };
 
@@ -30,5 +32,21 @@ describe("passfile", () => {
     ).rejects.toThrow("job failed");
     expect(seen).not.toBe("");
     await expect(stat(seen)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("removes passfile folders left by a killed process, and only those", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "lifeboat-sweep-"));
+    try {
+      // A pid that surely exited: a short child that is already gone.
+      const dead = spawnSync("true").pid!;
+      await mkdir(path.join(root, `lifeboat-pass-${dead}-abc`));
+      await writeFile(path.join(root, `lifeboat-pass-${dead}-abc`, "pgpass"), "secret");
+      await mkdir(path.join(root, `lifeboat-pass-${process.pid}-mine`));
+      await mkdir(path.join(root, "someone-elses-folder"));
+      expect(await sweepStalePassfiles(root)).toBe(1);
+      expect((await readdir(root)).sort()).toEqual([`lifeboat-pass-${process.pid}-mine`, "someone-elses-folder"]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
