@@ -140,8 +140,8 @@ async function ensureRoleAndDatabase(cluster: LocalCluster, role: string, passwo
 async function seedDemoDatabase(demo: LocalCluster, env: TEnv, root: string, log: (line: string) => void): Promise<boolean> {
   if (env.DB_PASSWORD === undefined) throw new Error("DB_PASSWORD must be set for the demo database's owner");
   await ensureRoleAndDatabase(demo, env.DB_USER, env.DB_PASSWORD, env.DB_NAME);
-  // Named restore points and base backups (later) need these; the demo owner is the backup user.
-  await demo.query(`alter role ${pg.escapeIdentifier(env.DB_USER)} with replication`);
+  // The demo owner is the backup user: base backups need REPLICATION, `restore backup --into` CREATEDB.
+  await demo.query(`alter role ${pg.escapeIdentifier(env.DB_USER)} with replication createdb`);
   // pg_monitor: read the archive backlog (.ready files) for the health checks.
   await demo.query(`grant pg_monitor to ${pg.escapeIdentifier(env.DB_USER)}`);
   // Function privileges are per database. Restore points and WAL switches are cluster-wide, so the
