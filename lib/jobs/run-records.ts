@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
-import { runs } from "@/lib/db/schema";
+import { runs, targets } from "@/lib/db/schema";
 import { isRecordedProcessAlive } from "@/lib/engine/process/spawn-child";
 
 export type StartRunInput = {
@@ -82,36 +82,44 @@ export async function finishRun(
 
 const INTERRUPTED = "interrupted: the process running it stopped before it finished";
 
+export type InterruptedRun = { id: number; kind: string; target: string | null };
+
 /**
  * Runs a dead process left unfinished. With the target's lock held, every other `running` run of
  * that target is dead (nobody else can hold the lock); runs of this host whose process is gone are
- * dead whatever their target (a worker start sweeps those).
+ * dead whatever their target (a worker start sweeps those). Only the rows this call changed are
+ * returned, so two processes sweeping at once report each dead run once.
  */
 export async function markInterruptedRuns(
   db: Db,
   scope: { targetId: number; kinds: readonly string[]; exceptRunId?: number | undefined } | { host: string },
-): Promise<number[]> {
+): Promise<InterruptedRun[]> {
+  let condition;
   if ("targetId" in scope) {
-    const updated = await db
-      .update(runs)
-      .set({ status: "interrupted", error: INTERRUPTED, finishedAt: new Date(), phase: "interrupted" })
-      .where(
-        and(
-          eq(runs.targetId, scope.targetId),
-          eq(runs.status, "running"),
-          inArray(runs.kind, [...scope.kinds]),
-          scope.exceptRunId === undefined ? undefined : ne(runs.id, scope.exceptRunId),
-        ),
-      )
-      .returning({ id: runs.id });
-    return updated.map((r) => r.id);
+    condition = and(
+      eq(runs.targetId, scope.targetId),
+      eq(runs.status, "running"),
+      inArray(runs.kind, [...scope.kinds]),
+      scope.exceptRunId === undefined ? undefined : ne(runs.id, scope.exceptRunId),
+    );
+  } else {
+    const candidates = await db
+      .select({ id: runs.id, pid: runs.pid })
+      .from(runs)
+      .where(and(eq(runs.host, scope.host), inArray(runs.status, ["queued", "running"])));
+    const dead = candidates.filter((r) => r.pid !== null && r.pid !== process.pid && !isRecordedProcessAlive({ pid: r.pid })).map((r) => r.id);
+    if (dead.length === 0) return [];
+    condition = and(inArray(runs.id, dead), inArray(runs.status, ["queued", "running"]));
   }
-  const candidates = await db
-    .select({ id: runs.id, pid: runs.pid })
-    .from(runs)
-    .where(and(eq(runs.host, scope.host), inArray(runs.status, ["queued", "running"])));
-  const dead = candidates.filter((r) => r.pid !== null && r.pid !== process.pid && !isRecordedProcessAlive({ pid: r.pid })).map((r) => r.id);
-  if (dead.length === 0) return [];
-  await db.update(runs).set({ status: "interrupted", error: INTERRUPTED, finishedAt: new Date(), phase: "interrupted" }).where(inArray(runs.id, dead));
-  return dead;
+  const updated = await db
+    .update(runs)
+    .set({ status: "interrupted", error: INTERRUPTED, finishedAt: new Date(), phase: "interrupted" })
+    .where(condition)
+    .returning({ id: runs.id, kind: runs.kind, targetId: runs.targetId });
+  if (updated.length === 0) return [];
+  const ids = [...new Set(updated.map((r) => r.targetId).filter((id): id is number => id !== null))];
+  const names = new Map(
+    ids.length ? (await db.select({ id: targets.id, name: targets.name }).from(targets).where(inArray(targets.id, ids))).map((t) => [t.id, t.name]) : [],
+  );
+  return updated.map((r) => ({ id: r.id, kind: r.kind, target: r.targetId === null ? null : (names.get(r.targetId) ?? null) }));
 }

@@ -8,7 +8,16 @@ import { redactSecrets } from "@/lib/engine/pg/connection";
 import { sweepStalePassfiles } from "@/lib/engine/pg/passfile";
 import { withChildScope } from "@/lib/engine/process/spawn-child";
 import type { Journal } from "@/lib/engine/repository/target-lock";
-import { claimRun, finishRun, insertRun, markInterruptedRuns, markRunning, updateRunProgress, type FinalStatus } from "@/lib/jobs/run-records";
+import {
+  claimRun,
+  finishRun,
+  insertRun,
+  markInterruptedRuns,
+  markRunning,
+  updateRunProgress,
+  type FinalStatus,
+  type InterruptedRun,
+} from "@/lib/jobs/run-records";
 import { resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
 import { acquireOperationLock, type OperationLock } from "./locks";
 import type { Actor, OperationContext, OperationDefinition, OperationEvent, OperationServices, OperationStatus, OperationVerdict } from "./types";
@@ -127,7 +136,7 @@ export async function runOperation<TInput extends { target?: string | undefined 
     }
 
     if (meta) {
-      for (const id of await markInterruptedRuns(meta.db, { host: hostname() })) await reportInterrupted(services, id, target.name);
+      for (const dead of await markInterruptedRuns(meta.db, { host: hostname() })) await reportInterrupted(services, dead);
       runId =
         options.runId !== undefined && (await claimRun(meta.db, options.runId))
           ? options.runId
@@ -156,8 +165,8 @@ export async function runOperation<TInput extends { target?: string | undefined 
     if (meta && runId !== undefined) {
       await markRunning(meta.db, runId);
       if (lock && target.id !== null) {
-        for (const id of await markInterruptedRuns(meta.db, { targetId: target.id, kinds: LOCKED_KINDS, exceptRunId: runId }))
-          await reportInterrupted(services, id, target.name);
+        for (const dead of await markInterruptedRuns(meta.db, { targetId: target.id, kinds: LOCKED_KINDS, exceptRunId: runId }))
+          await reportInterrupted(services, dead);
       }
     }
 
@@ -241,14 +250,18 @@ export async function runOperation<TInput extends { target?: string | undefined 
 }
 
 /** A run found dead: its own log line and audit row, since its process could not write them. */
-async function reportInterrupted(services: OperationServices, runId: number, target: string): Promise<void> {
-  await services.log
-    .write("ERROR", "interrupted", { target, status: "INTERRUPTED", run: runId, error: "the process running it stopped before it finished" })
-    .catch(() => undefined);
+async function reportInterrupted(services: OperationServices, dead: InterruptedRun): Promise<void> {
+  const target = dead.target ?? "unknown";
+  const error = "the process running it stopped before it finished";
+  await services.log.write("ERROR", "interrupted", { target, status: "INTERRUPTED", run: dead.id, kind: dead.kind, error }).catch(() => undefined);
   if (services.meta) {
-    await appendAudit(services.meta.db, { action: "runs.interrupted", outcome: "failed", actorEmail: "lifeboat", subject: target, details: { runId } }).catch(
-      () => undefined,
-    );
+    await appendAudit(services.meta.db, {
+      action: "runs.interrupted",
+      outcome: "failed",
+      actorEmail: "lifeboat",
+      subject: target,
+      details: { runId: dead.id, kind: dead.kind },
+    }).catch(() => undefined);
   }
 }
 

@@ -161,6 +161,8 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
     }
     for (const kind of kinds.filter((k) => !SNAPSHOT_KINDS.includes(k))) await produce(kind);
   } catch (error) {
+    // Cancelled (or Lifeboat stopped): the set leaves nothing behind, not even the kinds it finished.
+    for (const artifact of artifacts) if (artifact.ok) await repository.discard(artifact.file);
     failAll(kinds, error);
     throw error;
   } finally {

@@ -117,6 +117,8 @@ type SpawnOutcome = {
 async function spawnAndWait(file: string, options: RunPgToolOptions, env: NodeJS.ProcessEnv): Promise<SpawnOutcome> {
   const started = Date.now();
   const child = spawnChild(file, options.args, {
+    // The guard takes the whole group down with Lifeboat (pg_basebackup forks a WAL streamer, -j forks workers).
+    guard: true,
     baseEnv: env,
     cwd: options.cwd,
     stdio: [options.stdin === undefined && !options.stdinStream ? "ignore" : "pipe", "pipe", "pipe"],

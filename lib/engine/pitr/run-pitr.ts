@@ -67,12 +67,17 @@ async function installRestoreWal(baseDir: string): Promise<string> {
   return installed;
 }
 
+/**
+ * Recovery settings. With a target, recovery pauses there and Lifeboat promotes the server itself
+ * once it has checked it (so a server left behind by a killed Lifeboat never promotes on its own);
+ * "latest" has no target to pause at, and promotes at the end of the archive.
+ */
 function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
     restore_command: `${shellQuote(restoreWal)} ${shellQuote(options.repository.archiveDir)} %f %p`,
     recovery_target_timeline: "latest",
-    recovery_target_action: "promote",
+    recovery_target_action: plan.target.kind === "latest" ? "promote" : "pause",
   };
   if (plan.target.kind === "time") settings.recovery_target_time = `${plan.target.utc.toISOString().replace("T", " ").replace("Z", "")}+00`;
   if (plan.target.kind === "name") settings.recovery_target_name = plan.target.name;
@@ -131,9 +136,23 @@ async function extractStreamedBase(file: string, dataDir: string, options: RunPi
   throwIfAborted(options.signal);
 }
 
+const BLOCK_START = "# Lifeboat PITR: begin";
+const BLOCK_END = "# Lifeboat PITR: end";
+
+/** Settings for the recovery, in a marked block of postgresql.auto.conf that removeSettings() takes out again whole. */
 async function appendSettings(dataDir: string, settings: Record<string, string | number | boolean>): Promise<void> {
   const lines = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
-  await appendFile(path.join(dataDir, "postgresql.auto.conf"), `\n# Lifeboat PITR\n${lines.join("\n")}\n`);
+  await appendFile(path.join(dataDir, "postgresql.auto.conf"), `\n${BLOCK_START}\n${lines.join("\n")}\n${BLOCK_END}\n`);
+}
+
+/** postgresql.auto.conf exactly as it was before appendSettings(): the live configuration again. */
+async function removeSettings(dataDir: string): Promise<void> {
+  const file = path.join(dataDir, "postgresql.auto.conf");
+  const text = await readFile(file, "utf8");
+  const start = text.indexOf(`\n${BLOCK_START}\n`);
+  const end = text.indexOf(`${BLOCK_END}\n`, start);
+  if (start < 0 || end < 0) return;
+  await writeFile(file, text.slice(0, start) + text.slice(end + BLOCK_END.length + 1));
 }
 
 /** The FATAL/PANIC lines and the last replayed point from the server log, for the error message. */
@@ -177,9 +196,21 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
     }
     const state = await withClient(
       cluster.adminConnection(),
-      async (c) => (await c.query<{ r: boolean }>("select pg_is_in_recovery() as r")).rows[0]?.r,
+      async (c) => {
+        const { rows } = await c.query<{ r: boolean; paused: string | null }>(
+          "select pg_is_in_recovery() as r, case when pg_is_in_recovery() then pg_get_wal_replay_pause_state() end as paused",
+        );
+        const row = rows[0];
+        // Paused at the target: the target was reached; promote now, under Lifeboat's eye.
+        if (row?.paused === "paused") {
+          options.onPhase?.("target reached; promoting");
+          await c.query("select pg_promote(true, 60)");
+          return false;
+        }
+        return row?.r;
+      },
       2_000,
-    ).catch(() => undefined);
+    ).catch(() => undefined); // not accepting connections yet: asked again in 200 ms
     if (state === false) break;
     if (state === undefined && !(await cluster.isRunning())) throw await fail("PostgreSQL stopped during recovery");
     await new Promise((r) => setTimeout(r, 200));
@@ -299,10 +330,18 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
       );
       if (copied) await handToClusterUser(path.join(options.dataDir, file));
     }
-    await appendSettings(options.dataDir, recoverySettings(options, await installRestoreWal(baseDir)));
+    // While it recovers the server is isolated: no TCP (the application cannot write to a half-done
+    // recovery), and no archiving yet (archive_command '' keeps the new timeline's files waiting as
+    // .ready, so an interrupted recovery leaves no history file in the archive).
+    await appendSettings(options.dataDir, { ...recoverySettings(options, await installRestoreWal(baseDir)), listen_addresses: "", archive_command: "" });
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
-    // Recovery settings must not apply at the next start: the cluster is a primary again.
-    await appendSettings(options.dataDir, { recovery_target_time: "", recovery_target_name: "", recovery_target_lsn: "", recovery_target_action: "pause" });
+    options.onPhase?.("restarting with the live configuration");
+    await cluster.stop("fast");
+    await removeSettings(options.dataDir);
+    await cluster.start();
+    // The new timeline's history file and first segment go to the archive now, so the recoverable
+    // window continues on the new timeline at once.
+    await archiveCurrentWal(cluster).catch(() => undefined);
     if (journalId) await options.journal?.resolve(journalId);
     if (!options.keepPrevious) await rm(aside, { recursive: true, force: true });
     return {

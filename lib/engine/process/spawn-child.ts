@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { childProcessEnv } from "@/lib/env";
 import { LifeboatError, OperationAbortedError } from "../errors";
 
@@ -47,28 +49,51 @@ function findDeathSignalTool(): string | null {
   return deathSignalTool;
 }
 
-/** The kernel's start time of a process (clock ticks since boot), to tell a pid from its reuse. */
-export function processStartTime(pid: number): string | undefined {
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
 }
 
+/** The kernel's start time of a process (clock ticks since boot), to tell a pid from its reuse. */
+export function processStartTime(pid: number): string | undefined {
+  return procStat(pid)?.[19];
+}
+
+/** A zombie (exited, not yet reaped by its parent) or dead process runs nothing. */
+function isZombie(fields: string[] | undefined): boolean {
+  return fields?.[0] === "Z" || fields?.[0] === "X";
+}
+
+/** Whether any live (not zombie) process belongs to process group `pgid`. */
+function isGroupAlive(pgid: number): boolean {
+  if (!existsSync("/proc/self/stat")) return signalQuietly(-pgid, 0);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = procStat(Number(entry));
+    if (fields && fields[2] === String(pgid) && !isZombie(fields)) return true;
+  }
+  return false;
+}
+
 /**
  * Whether a recorded process (or what is left of its process group) still runs. Linux never hands
  * out a pid that is still some group's id, so a dead leader with a live group means orphans of
- * ours; a live pid with another start time is an unrelated process that reused the number.
+ * ours; a live pid with another start time is an unrelated process that reused the number. Zombies
+ * (exited, waiting for a parent that may never reap them, e.g. under a container without an init)
+ * run nothing and count as dead.
  */
 export function isRecordedProcessAlive(record: { pid: number; startTime?: string | undefined }): boolean {
-  if (!signalQuietly(record.pid, 0)) return signalQuietly(-record.pid, 0);
-  if (record.startTime === undefined) return true;
-  const now = processStartTime(record.pid);
-  return now === undefined || now === record.startTime;
+  const fields = procStat(record.pid);
+  const exists = fields ? !isZombie(fields) : signalQuietly(record.pid, 0) && !existsSync("/proc/self/stat");
+  if (!exists) return isGroupAlive(record.pid);
+  if (record.startTime === undefined || fields === undefined) return true;
+  // Another start time: the number was reused, which the kernel allows only once the old group is gone.
+  return fields[19] === record.startTime;
 }
 
 function signalQuietly(pid: number, signal: NodeJS.Signals | 0): boolean {
@@ -95,7 +120,18 @@ export async function killRecordedChildren(records: ChildRecord[], timeoutMs = 1
   return alive();
 }
 
+/** bin/lifeboat-guard.mjs of this installation: beside this source tree, or (bundled) under the working folder. */
+function guardScript(): string {
+  const beside = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "lifeboat-guard.mjs");
+  return existsSync(beside) ? beside : path.resolve("bin", "lifeboat-guard.mjs");
+}
+
 export type SpawnChildOptions = Omit<SpawnOptions, "detached" | "shell" | "env"> & {
+  /**
+   * Run the tool under bin/lifeboat-guard.mjs, which leads the process group and kills all of it
+   * when Lifeboat dies: for tools that fork (pg_basebackup, pg_dump/pg_restore -j).
+   */
+  guard?: boolean | undefined;
   /** Extra environment on top of childProcessEnv() (an allow-list: PATH, locale, TZ). */
   env?: Record<string, string | undefined> | undefined;
   /** Replace the base environment entirely (still never a shell). */
@@ -105,8 +141,10 @@ export type SpawnChildOptions = Omit<SpawnOptions, "detached" | "shell" | "env">
 /** Start a child in its own process group, bound to Lifeboat's life. */
 export function spawnChild(file: string, args: readonly string[], options: SpawnChildOptions = {}): ChildProcess {
   const wrapper = findDeathSignalTool();
-  const [command, argv] = wrapper ? [wrapper, ["--pdeathsig", "SIGKILL", "--", file, ...args]] : [file, [...args]];
-  const { env, baseEnv, ...rest } = options;
+  const { env, baseEnv, guard, ...rest } = options;
+  // A guard gets SIGTERM (which it turns into SIGKILL for its whole group); a bare tool gets SIGKILL.
+  const target = guard ? [process.execPath, guardScript(), file, ...args] : [file, ...args];
+  const [command, argv] = wrapper ? [wrapper, ["--pdeathsig", guard ? "SIGTERM" : "SIGKILL", "--", ...target]] : [target[0]!, target.slice(1)];
   const child = spawn(command, argv, { ...rest, env: { ...(baseEnv ?? childProcessEnv()), ...env }, detached: true, shell: false });
   const scope = scopes.getStore();
   if (child.pid && scope) {

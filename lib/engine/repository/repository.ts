@@ -49,6 +49,8 @@ export interface Repository {
   stage(fileName: string, options?: { directory?: boolean }): Promise<StagedArtifact>;
   writeManifest(manifest: Manifest): Promise<string>;
   removeStaleTemps(): Promise<string[]>;
+  /** Remove a committed artifact: its manifest first (it is no longer listed), then its files. */
+  discard(artifact: string): Promise<void>;
   writeRestoreKit(): Promise<void>;
 }
 
@@ -231,6 +233,12 @@ export class LocalRepository implements Repository {
   /** Remove what an interrupted backup left under temporary names (call only while holding the target's lock). */
   async removeStaleTemps(): Promise<string[]> {
     return [...(await removeStaleTemps(this.dir)), ...(await removeStaleTemps(this.baseDir)).map((n) => `base/${n}`)];
+  }
+
+  async discard(artifact: string): Promise<void> {
+    if (!kindOfFileName(artifact)) throw new UntrustedDataError(`${JSON.stringify(artifact)} is not the name of a Lifeboat artifact.`);
+    await rm(path.join(this.dir, manifestFileName(artifact)), { force: true });
+    await rm(path.join(this.dir, artifact), { recursive: true, force: true });
   }
 
   /** RESTORE.md: how to check and restore each kind of artifact without Lifeboat. */
