@@ -12,6 +12,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { findFreePort } from "@/lib/engine/cluster/free-port";
 import { LocalCluster } from "@/lib/engine/cluster/local-cluster";
+import { ManagedCluster } from "@/lib/engine/cluster/managed-cluster";
 import { CLUSTER_OS_USER, handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { runBackupSet } from "@/lib/engine/backup/run-backup-set";
 import type { BackupSettings } from "@/lib/engine/backup/types";
@@ -207,6 +208,7 @@ async function benchPitr(work: string, cluster: LocalCluster, connection: Return
     pitrToNewInstance({
       plan,
       repository,
+      connection: cluster.adminConnection(),
       baseDir: path.join(work, "pitr-lifeboat"),
       port,
     }),
@@ -251,7 +253,8 @@ EOF`,
     pitrInPlace({
       plan,
       repository,
-      dataDir: cluster.dataDir,
+      connection: cluster.adminConnection(),
+      cluster: new ManagedCluster({ dataDir: cluster.dataDir, control: { method: "pg_ctl" }, logFile: cluster.logFile }),
       keepPrevious: false,
     }),
   );

@@ -28,6 +28,18 @@ const postgresUrl = z
 
 const emptyToUndefined = (value: unknown) => (value === "" ? undefined : value);
 
+/** A command as a JSON array of arguments (["systemctl", "start", "pg"]): run without a shell. */
+const jsonArgv = z.string().transform((text, ctx) => {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string")) return value as string[];
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: "custom", message: 'must be a JSON array of arguments, e.g. ["systemctl","start","postgresql"]' });
+  return z.NEVER;
+});
+
 const booleanFlag = z
   .union([z.boolean(), z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"])], { error: "must be true or false" })
   .transform((value) => value === true || ["1", "true", "yes", "on"].includes(String(value)));
@@ -49,6 +61,21 @@ export const ZEnv = z.object({
     .default("default"),
   /** Data directory of the default target when this host manages that cluster (enables PITR). */
   DB_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** The default target's configuration directory when outside its data directory (Debian: /etc/postgresql/15/main). */
+  DB_CONFIG_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  /**
+   * How the default target's cluster is stopped and started for an in-place PITR: pg_ctl (as
+   * DB_OS_USER), pg_ctlcluster:<version>/<name>, systemd:<unit>, or command (DB_START_COMMAND and
+   * DB_STOP_COMMAND, JSON arrays of arguments: never a shell).
+   */
+  DB_CONTROL: z.string().default("pg_ctl"),
+  DB_START_COMMAND: z.preprocess(emptyToUndefined, jsonArgv.optional()),
+  DB_STOP_COMMAND: z.preprocess(emptyToUndefined, jsonArgv.optional()),
+  /** The OS user the default target's server runs as (it owns the data directory). */
+  DB_OS_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/i, "must be an OS user name")
+    .default("postgres"),
   /** The default target app's schema.prisma: JSON exports are named after its models. */
   DB_PRISMA_SCHEMA: z.preprocess(emptyToUndefined, z.string().optional()),
   BACKUP_DIR: z.string().min(1, "must not be empty").default("./backups"),

@@ -34,6 +34,10 @@ export const targets = pgTable("targets", {
   dataDir: text("data_dir"),
   /** The cluster's configuration directory when it lives outside the data directory (Debian: /etc/postgresql/15/main). */
   configDir: text("config_dir"),
+  /** How the cluster is stopped and started on this host (lib/engine/cluster/managed-cluster.ts ClusterControl). */
+  control: jsonb("control").$type<Record<string, unknown>>(),
+  /** The OS user the server runs as. */
+  osUser: text("os_user"),
   /** Path to the target app's schema.prisma, for JSON exports named after its models. */
   prismaSchemaPath: text("prisma_schema_path"),
   createdAt: createdAt(),

@@ -7,6 +7,8 @@ import { planPitr, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
 import { describeTarget, parseRecoveryTarget, type RecoveryTarget } from "@/lib/engine/pitr/recovery-target";
 import { pitrInPlace, pitrToNewInstance, type PitrOutcome } from "@/lib/engine/pitr/run-pitr";
 import { backupTimestamp } from "@/lib/engine/repository/artifact-kinds";
+import { switchAndWaitForArchive } from "@/lib/engine/wal/archive-now";
+import { managedClusterOf } from "@/lib/targets/resolve-target";
 import { ZPitrRequest, type TPitrRequest } from "@/lib/validations/operations";
 import { identities } from "./settings";
 import type { OperationContext, OperationDefinition } from "./types";
@@ -19,8 +21,31 @@ export function recoveryTargetOf(input: TPitrRequest, zone: string): RecoveryTar
   }
 }
 
-function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
-  return planPitr({ repository: context.repository, target: recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE), pgBinDir: context.env.PG_BIN_DIR });
+/**
+ * Recover to now: the moment just before the damage usually sits in the current, unarchived WAL
+ * segment (archive_timeout is a minute or more). When the target is reachable its segment is
+ * closed and archived before anything is planned; when it is not (it crashed), what was archived
+ * is what can be recovered, and the person is told so.
+ */
+async function archiveLatestWal(context: OperationContext): Promise<void> {
+  context.progress("archiving the latest WAL");
+  try {
+    await switchAndWaitForArchive({
+      connection: context.target.connection,
+      archiveDir: context.repository.archiveDir,
+      timeoutMs: 60_000,
+      signal: context.signal,
+    });
+  } catch (error) {
+    if (context.signal.aborted) throw error;
+    context.warn(`${(error as Error).message.replace(/\.$/, "")} (the plan below shows what can be recovered).`);
+  }
+}
+
+async function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
+  const target = recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE);
+  await archiveLatestWal(context);
+  return planPitr({ repository: context.repository, target, pgBinDir: context.env.PG_BIN_DIR });
 }
 
 /**
@@ -53,11 +78,19 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
     mode: input.mode,
   }),
   run: async (context, input) => {
+    const cluster = input.mode === "in-place" ? managedClusterOf(context.target, context.env.PG_BIN_DIR) : null;
+    if (input.mode === "in-place" && !cluster) {
+      throw new InvalidInputError(
+        `${context.target.name} is not a managed cluster (no data directory on this host: DB_DATA_DIR, or --data-dir of npm run target), so it cannot be recovered in place; recover into a new instance.`,
+      );
+    }
     // Planned again under the lock: the archive may have moved on since the preview.
     const thePlan = await plan(context, input);
     const common = {
       plan: thePlan,
       repository: context.repository,
+      connection: context.target.connection,
+      osUser: context.target.osUser,
       pgBinDir: context.env.PG_BIN_DIR,
       identities: await identities(context.env),
       signal: context.signal,
@@ -67,14 +100,14 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
     if (input.mode === "new-instance") {
       const baseDir = await newInstanceFolder(context, input);
       const outcome = await pitrToNewInstance({ ...common, baseDir, port: input.port ?? (await findFreePort()) });
+      for (const warning of outcome.warnings) context.warn(warning);
       return { plan: thePlan, outcome };
     }
-    if (!context.target.dataDir) {
-      throw new InvalidInputError(
-        `${context.target.name} is not a managed cluster (no data directory on this host), so it cannot be recovered in place; recover into a new instance.`,
-      );
-    }
-    const outcome = await pitrInPlace({ ...common, dataDir: context.target.dataDir, keepPrevious: context.env.LIFEBOAT_PITR_KEEP_PREVIOUS });
+    const outcome = await pitrInPlace({ ...common, cluster: cluster!, keepPrevious: context.env.LIFEBOAT_PITR_KEEP_PREVIOUS });
+    for (const warning of outcome.warnings) context.warn(warning);
+    // The new timeline's history file and first segment reach the archive now: the recoverable
+    // window goes on along the new timeline at once.
+    await archiveLatestWal(context);
     return { plan: thePlan, outcome };
   },
   verdict: ({ plan: thePlan, outcome }) => ({

@@ -18,7 +18,7 @@ import {
   type FinalStatus,
   type InterruptedRun,
 } from "@/lib/jobs/run-records";
-import { resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
+import { managedClusterOf, resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
 import { acquireOperationLock, type OperationLock } from "./locks";
 import type { Actor, OperationContext, OperationDefinition, OperationEvent, OperationServices, OperationStatus, OperationVerdict } from "./types";
 
@@ -157,7 +157,12 @@ export async function runOperation<TInput extends { target?: string | undefined 
       if (lock.file.lastWriteError) warn(`the lock file could not be updated: ${lock.file.lastWriteError.message}`);
       // Whatever a dead holder left half-done is put back before anything else happens.
       for (const entry of lock.file.pendingJournal) {
-        const done = await undoJournalEntry(entry, { connection: target.connection, dataDir: target.dataDir, pgBinDir: env.PG_BIN_DIR });
+        const done = await undoJournalEntry(entry, {
+          connection: target.connection,
+          cluster: managedClusterOf(target, env.PG_BIN_DIR),
+          osUser: target.osUser,
+          pgBinDir: env.PG_BIN_DIR,
+        });
         await lock.file.resolve(entry.id);
         warn(done);
       }

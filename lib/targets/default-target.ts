@@ -19,6 +19,8 @@ export async function upsertDefaultTarget(db: Db, env: TEnv): Promise<Target> {
     username: env.DB_USER,
     passwordRef: env.DB_PASSWORD === undefined ? null : "env:DB_PASSWORD",
     dataDir: env.DB_DATA_DIR ? path.resolve(env.DB_DATA_DIR) : null,
+    configDir: env.DB_CONFIG_DIR ? path.resolve(env.DB_CONFIG_DIR) : null,
+    osUser: env.DB_OS_USER,
     prismaSchemaPath: env.DB_PRISMA_SCHEMA ? path.resolve(env.DB_PRISMA_SCHEMA) : null,
     updatedAt: new Date(),
   };

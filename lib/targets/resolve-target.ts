@@ -5,6 +5,7 @@ import { targets, type Target } from "@/lib/db/schema";
 import type { TEnv } from "@/lib/env";
 import { InvalidInputError, LifeboatError, UntrustedDataError } from "@/lib/engine/errors";
 import type { PgConnection } from "@/lib/engine/pg/connection";
+import { ManagedCluster, parseControl, type ClusterControl } from "@/lib/engine/cluster/managed-cluster";
 import { isTargetName } from "@/lib/engine/repository/artifact-kinds";
 import { LocalRepository, type Repository } from "@/lib/engine/repository/repository";
 import { defaultTargetConnection, upsertDefaultTarget } from "./default-target";
@@ -20,6 +21,10 @@ export type ResolvedTarget = {
   /** Data directory on this host (a managed cluster): enables in-place PITR. */
   dataDir: string | null;
   configDir: string | null;
+  /** How the cluster is stopped and started on this host (with dataDir). */
+  control: ClusterControl;
+  /** The OS user the server runs as. */
+  osUser: string;
   prismaSchemaPath: string | null;
   repository: Repository;
 };
@@ -48,7 +53,9 @@ export async function resolveTarget(options: { env: TEnv; db?: Db | undefined; n
       isDefault: true,
       connection: defaultTargetConnection(env),
       dataDir: env.DB_DATA_DIR ? path.resolve(env.DB_DATA_DIR) : null,
-      configDir: null,
+      configDir: env.DB_CONFIG_DIR ? path.resolve(env.DB_CONFIG_DIR) : null,
+      control: parseControl(env.DB_CONTROL, { start: env.DB_START_COMMAND, stop: env.DB_STOP_COMMAND }),
+      osUser: env.DB_OS_USER,
       prismaSchemaPath: env.DB_PRISMA_SCHEMA ? path.resolve(env.DB_PRISMA_SCHEMA) : null,
       repository,
     };
@@ -85,9 +92,32 @@ function fromRow(row: Target, env: TEnv, repository: Repository): ResolvedTarget
     connection: { host: row.host, port: row.port, database: row.database, user: row.username, password },
     dataDir: row.dataDir,
     configDir: row.configDir,
+    control: controlFromRow(row),
+    osUser: row.osUser ?? "postgres",
     prismaSchemaPath: row.prismaSchemaPath,
     repository,
   };
+}
+
+/** A row's control, checked like any untrusted input. */
+function controlFromRow(row: Target): ClusterControl {
+  const value = row.control as { method?: unknown; version?: unknown; cluster?: unknown; unit?: unknown; start?: unknown; stop?: unknown } | null;
+  if (!value) return { method: "pg_ctl" };
+  const argv = (v: unknown) => (Array.isArray(v) && v.every((a) => typeof a === "string") ? (v as string[]) : undefined);
+  try {
+    if (value.method === "pg_ctlcluster") return parseControl(`pg_ctlcluster:${String(value.version)}/${String(value.cluster)}`);
+    if (value.method === "systemd") return parseControl(`systemd:${String(value.unit)}`);
+    if (value.method === "command") return parseControl("command", { start: argv(value.start), stop: argv(value.stop) });
+    return parseControl(String(value.method));
+  } catch (error) {
+    throw new UntrustedDataError(`Target ${row.name} has an invalid cluster control: ${(error as Error).message}`);
+  }
+}
+
+/** The cluster of a target on this host, for an in-place PITR (null when the target declares no data directory). */
+export function managedClusterOf(target: ResolvedTarget, pgBinDir: string | undefined): ManagedCluster | null {
+  if (!target.dataDir) return null;
+  return new ManagedCluster({ dataDir: target.dataDir, configDir: target.configDir, control: target.control, osUser: target.osUser, pgBinDir });
 }
 
 /** Every target in the catalog (the overview lists them), without resolving secrets. */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { LocalCluster } from "../cluster/local-cluster";
+import { ManagedCluster } from "../cluster/managed-cluster";
 import { UntrustedDataError } from "../errors";
 import { dropDatabase } from "../logical/restore-full";
 import type { PgConnection } from "../pg/connection";
@@ -11,8 +11,10 @@ import type { JournalEntry } from "../repository/target-lock";
 export type UndoContext = {
   /** The target's connection (its own database is never dropped). */
   connection: PgConnection;
-  /** The target's data directory on this host, if it has one: the only one an in-place undo may touch. */
-  dataDir?: string | null | undefined;
+  /** The target's cluster on this host, if it has one: the only data directory an in-place undo may touch. */
+  cluster?: ManagedCluster | null | undefined;
+  /** The OS user the target's servers (and recovered instances) run as. */
+  osUser?: string | undefined;
   pgBinDir?: string | undefined;
 };
 
@@ -38,22 +40,30 @@ export async function undoJournalEntry(entry: JournalEntry, context: UndoContext
       if (!existsSync(baseDir)) return `the interrupted recovery's folder ${baseDir} is already gone`;
       if (!existsSync(path.join(baseDir, PITR_INSTANCE_MARKER)))
         throw new UntrustedDataError(`${baseDir} is not a folder Lifeboat made for a recovered instance; left alone`);
-      const cluster = await LocalCluster.existing({ baseDir, pgBinDir: context.pgBinDir });
-      await cluster?.stop("immediate");
+      // The instance runs as the target's OS user, started by pg_ctl from its own folder.
+      const instance = new ManagedCluster({
+        dataDir: path.join(baseDir, "pgdata"),
+        control: { method: "pg_ctl" },
+        osUser: context.osUser ?? context.cluster?.osUser,
+        pgBinDir: context.pgBinDir,
+      });
+      await instance.stop("immediate");
       await rm(baseDir, { recursive: true, force: true });
       return `stopped and removed the half-recovered instance in ${baseDir}`;
     }
     case "pitr-in-place": {
-      const { dataDir, aside, wasRunning } = entry;
-      if (typeof dataDir !== "string" || typeof aside !== "string" || !context.dataDir || path.resolve(dataDir) !== path.resolve(context.dataDir)) {
+      const { dataDir, aside, wasRunning, workspace } = entry;
+      const cluster = context.cluster;
+      if (typeof dataDir !== "string" || typeof aside !== "string" || !cluster || path.resolve(dataDir) !== path.resolve(cluster.dataDir)) {
         throw new UntrustedDataError("the lock's journal names a data directory that is not this target's");
       }
       if (!aside.startsWith(`${dataDir}.pre-pitr-`) || aside.includes("/../"))
         throw new UntrustedDataError("the lock's journal names an unexpected folder for the previous data directory");
-      const cluster = await LocalCluster.existing({ baseDir: path.dirname(dataDir), pgBinDir: context.pgBinDir });
-      if (!cluster) throw new UntrustedDataError(`no cluster found in ${dataDir}`);
       const hadAside = existsSync(aside);
-      await putBackDataDirectory(cluster, dataDir, aside, wasRunning === true);
+      await putBackDataDirectory(cluster, aside, wasRunning === true);
+      if (typeof workspace === "string" && path.dirname(workspace) === path.dirname(dataDir) && path.basename(workspace).startsWith(".lifeboat-pitr-")) {
+        await rm(workspace, { recursive: true, force: true });
+      }
       return hadAside
         ? `an in-place recovery was interrupted: the previous data directory was put back${wasRunning ? " and started" : ""}`
         : `an in-place recovery was interrupted before the data directory moved${wasRunning ? "; the cluster was started again" : ""}`;

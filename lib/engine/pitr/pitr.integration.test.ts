@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../cluster/free-port";
 import { LocalCluster } from "../cluster/local-cluster";
+import { ManagedCluster } from "../cluster/managed-cluster";
 import { CLUSTER_OS_USER, isRoot } from "../cluster/os-user";
 import { runBackupSet } from "../backup/run-backup-set";
 import { generateKeyPair } from "../crypto/age";
@@ -67,7 +68,14 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
 
   const plan = (target: Parameters<typeof parseRecoveryTarget>[0]) => planPitr({ repository, target: parseRecoveryTarget(target, "UTC") });
 
-  const common = (p: PitrPlan, archive = archiveDir) => ({ plan: p, repository: archive === archiveDir ? repository : withArchive(archive) });
+  const common = (p: PitrPlan, archive = archiveDir) => ({
+    plan: p,
+    repository: archive === archiveDir ? repository : withArchive(archive),
+    // The target's own credentials (a password-protected superuser over TCP), as for any cluster.
+    connection: cluster.connection("app"),
+  });
+  /** The test cluster as a target on this host, controlled with pg_ctl. */
+  const managed = () => new ManagedCluster({ dataDir: cluster.dataDir, control: { method: "pg_ctl" }, logFile: cluster.logFile });
 
   /** PITR into a throwaway instance, return its marker rows, then remove it. */
   const recoverRows = async (p: PitrPlan, archive = archiveDir) => {
@@ -169,7 +177,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
 
   it("recovers in place onto a new timeline; a second PITR follows it and never replays the abandoned one", async () => {
     const p = await plan({ time: marks.afterA!.replace("T", " ").replace("Z", "") });
-    const outcome = await pitrInPlace({ ...common(p), dataDir: cluster.dataDir, keepPrevious: false });
+    const outcome = await pitrInPlace({ ...common(p), cluster: managed(), keepPrevious: false });
     expect(outcome.timeline).toBe(2);
     expect(await markers(cluster)).toEqual(["a"]);
     expect((await readdir(path.dirname(cluster.dataDir))).filter((n) => n.includes("pre-pitr"))).toEqual([]);
@@ -191,7 +199,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
   it("puts the previous data directory back when an in-place PITR fails", async () => {
     const p = await plan({ latest: true });
     const forged: PitrPlan = { ...p, target: { kind: "lsn", lsn: formatLsn(parseLsn(p.range.to.lsn) + 64n * 1024n * 1024n) } };
-    await expect(pitrInPlace({ ...common(forged), dataDir: cluster.dataDir, keepPrevious: false })).rejects.toThrow(/previous data directory was put back/);
+    await expect(pitrInPlace({ ...common(forged), cluster: managed(), keepPrevious: false })).rejects.toThrow(/previous data directory was put back/);
     expect(await cluster.isRunning()).toBe(true);
     expect(await markers(cluster)).toEqual(["a", "e", "f"]);
   });

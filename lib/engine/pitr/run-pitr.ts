@@ -1,14 +1,18 @@
 import { createReadStream, existsSync } from "node:fs";
-import { appendFile, chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { LocalCluster, confValue, shellQuote } from "../cluster/local-cluster";
-import { handToClusterUser, isRoot, CLUSTER_OS_USER } from "../cluster/os-user";
+import { findFreePort } from "../cluster/free-port";
+import { confValue, shellQuote } from "../cluster/local-cluster";
+import { ManagedCluster } from "../cluster/managed-cluster";
+import { CLUSTER_OS_USER, handToOsUser, isRoot } from "../cluster/os-user";
 import { decryptStream } from "../crypto/age";
 import { LifeboatError, throwIfAborted } from "../errors";
+import { countRows, listTables } from "../logical/catalog-queries";
 import { BASE_STREAM_FILE } from "../physical/write-base-backup";
-import { withClient } from "../pg/server-info";
+import type { PgConnection } from "../pg/connection";
+import { connectionErrorMessage, withClient } from "../pg/server-info";
 import { ChildProcessError, execChild, signalChildGroup, spawnChild } from "../process/spawn-child";
 import type { Repository } from "../repository/repository";
 import type { Journal } from "../repository/target-lock";
@@ -19,10 +23,14 @@ export class PitrFailedError extends LifeboatError {
   constructor(
     message: string,
     readonly lastReached?: string,
+    details: { serverLog?: string[] } = {},
   ) {
-    super("PITR_FAILED", message, { lastReached });
+    super("PITR_FAILED", message, { lastReached, ...details });
   }
 }
+
+/** Per-table row counts of the recovered instance beside the live database now: what an in-place PITR to that moment would lose or bring back. */
+export type RowCountPreview = { table: string; recovered: number | null; live: number | null }[];
 
 export type PitrOutcome = {
   mode: "new-instance" | "in-place";
@@ -34,12 +42,22 @@ export type PitrOutcome = {
   durationMs: number;
   /** In place: where the previous data directory went (removed after success unless kept). */
   previousDataDir?: string | undefined;
+  /** New instance: its row counts beside the live database's. */
+  preview?: RowCountPreview | undefined;
+  warnings: string[];
 };
 
 export type RunPitrOptions = {
   plan: PitrPlan;
   repository: Repository;
+  /**
+   * The target's own credentials: the recovered cluster holds the same roles, so Lifeboat connects
+   * to it as the target does (scram, any superuser name), never assuming trust or a `postgres` role.
+   */
+  connection: PgConnection;
   pgBinDir?: string | undefined;
+  /** The OS user the recovered server runs as (default postgres). */
+  osUser?: string | undefined;
   /** Identities that decrypt an encrypted base backup. */
   identities?: string[] | undefined;
   signal?: AbortSignal | undefined;
@@ -47,6 +65,8 @@ export type RunPitrOptions = {
   onPhase?: ((phase: string) => void) | undefined;
   /** How long recovery may take before it is declared stuck. */
   timeoutMs?: number | undefined;
+  /** How long the server may take to start or stop. */
+  startTimeoutMs?: number | undefined;
 };
 
 /** bin/restore-wal of this installation: beside this source tree, or (bundled) under the working folder. */
@@ -56,28 +76,47 @@ export function restoreWalScript(): string {
 }
 
 /**
- * A copy of restore-wal beside the cluster (in the folder the cluster's OS user owns): the
- * checkout it comes from may sit where that user cannot read (e.g. under /root).
+ * A folder for one recovery, owned by the server's OS user: a copy of restore-wal (the checkout
+ * may sit where that user cannot read, e.g. under /root), the server's log while it recovers, and
+ * its socket. Lifeboat always keeps that log, whatever starts the server, to quote it on failure.
  */
-async function installRestoreWal(baseDir: string): Promise<string> {
-  const installed = path.join(baseDir, "restore-wal");
-  await copyFile(restoreWalScript(), installed);
-  await chmod(installed, 0o755);
-  await handToClusterUser(installed);
-  return installed;
+async function prepareWorkspace(dir: string, osUser: string): Promise<{ dir: string; restoreWal: string; logDir: string }> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const logDir = path.join(dir, "log");
+  await mkdir(logDir, { recursive: true, mode: 0o700 });
+  const restoreWal = path.join(dir, "restore-wal");
+  await copyFile(restoreWalScript(), restoreWal);
+  await chmod(restoreWal, 0o755);
+  await handToOsUser(osUser, dir, logDir, restoreWal);
+  return { dir, restoreWal, logDir };
 }
 
 /**
- * Recovery settings. With a target, recovery pauses there and Lifeboat promotes the server itself
- * once it has checked it (so a server left behind by a killed Lifeboat never promotes on its own);
- * "latest" has no target to pause at, and promotes at the end of the archive.
+ * The settings of a recovery. With a target, recovery pauses there and Lifeboat promotes the
+ * server itself once it has checked it, so a server left behind by a killed Lifeboat never promotes
+ * on its own; "latest" has no target to pause at and promotes at the end of the archive. The
+ * server listens only on 127.0.0.1 at a port of its own with its socket in the workspace, so the
+ * application cannot reach a half-recovered database.
  */
-function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<string, string | number | boolean> {
+function recoverySettings(
+  options: RunPitrOptions,
+  workspace: { dir: string; restoreWal: string; logDir: string },
+  port: number,
+): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
-    restore_command: `${shellQuote(restoreWal)} ${shellQuote(options.repository.archiveDir)} %f %p`,
+    restore_command: `${shellQuote(workspace.restoreWal)} ${shellQuote(options.repository.archiveDir)} %f %p`,
     recovery_target_timeline: "latest",
     recovery_target_action: plan.target.kind === "latest" ? "promote" : "pause",
+    port,
+    listen_addresses: "127.0.0.1",
+    unix_socket_directories: workspace.dir,
+    hot_standby: true,
+    logging_collector: true,
+    log_directory: workspace.logDir,
+    log_filename: "recovery.log",
+    log_rotation_age: 0,
+    log_rotation_size: 0,
   };
   if (plan.target.kind === "time") settings.recovery_target_time = `${plan.target.utc.toISOString().replace("T", " ").replace("Z", "")}+00`;
   if (plan.target.kind === "name") settings.recovery_target_name = plan.target.name;
@@ -85,7 +124,7 @@ function recoverySettings(options: RunPitrOptions, restoreWal: string): Record<s
   return settings;
 }
 
-/** Lay the base backup into an empty data directory owned by the cluster's OS user. */
+/** Lay the base backup into an empty data directory owned by the server's OS user. */
 async function layDownBaseBackup(options: RunPitrOptions, dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const source = path.join(options.repository.dir, options.plan.base.artifact);
@@ -97,10 +136,12 @@ async function layDownBaseBackup(options: RunPitrOptions, dataDir: string): Prom
   }
   await rm(path.join(dataDir, "backup_manifest"), { force: true });
   await mkdir(path.join(dataDir, "pg_wal", "archive_status"), { recursive: true, mode: 0o700 });
-  if (isRoot()) await execChild("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, dataDir], { signal: options.signal });
-  await chmod(dataDir, 0o700);
   await writeFile(path.join(dataDir, "recovery.signal"), "");
-  await handToClusterUser(path.join(dataDir, "recovery.signal"));
+  if (isRoot()) {
+    const user = options.osUser ?? CLUSTER_OS_USER;
+    await execChild("chown", ["-R", `${user}:`, dataDir], { signal: options.signal });
+  }
+  await chmod(dataDir, 0o700);
 }
 
 /** age → zstd → tar, streamed: the encrypted base backup is never stored decrypted. */
@@ -136,10 +177,30 @@ async function extractStreamedBase(file: string, dataDir: string, options: RunPi
   throwIfAborted(options.signal);
 }
 
+/**
+ * A base backup of a cluster whose configuration lives outside its data directory (Debian's
+ * /etc/postgresql) carries none: give the recovered server a minimal one of its own. Password
+ * authentication on 127.0.0.1 (md5 accepts scram and md5 verifiers alike), nothing else.
+ */
+async function ensureOwnConfiguration(dataDir: string, osUser: string): Promise<boolean> {
+  if (existsSync(path.join(dataDir, "postgresql.conf"))) return false;
+  const files: Record<string, string> = {
+    "postgresql.conf": "# Written by Lifeboat for a recovered instance: the original keeps its configuration outside the data directory.\n",
+    "pg_hba.conf":
+      "# Lifeboat: a recovered instance, reachable on 127.0.0.1 with the target's own credentials.\nhost all all 127.0.0.1/32 md5\nhost all all ::1/128 md5\n",
+    "pg_ident.conf": "",
+  };
+  for (const [name, text] of Object.entries(files)) {
+    await writeFile(path.join(dataDir, name), text, { mode: 0o600 });
+    await handToOsUser(osUser, path.join(dataDir, name));
+  }
+  return true;
+}
+
 const BLOCK_START = "# Lifeboat PITR: begin";
 const BLOCK_END = "# Lifeboat PITR: end";
 
-/** Settings for the recovery, in a marked block of postgresql.auto.conf that removeSettings() takes out again whole. */
+/** Settings in a marked block of postgresql.auto.conf that removeSettings() takes out again whole. */
 async function appendSettings(dataDir: string, settings: Record<string, string | number | boolean>): Promise<void> {
   const lines = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
   await appendFile(path.join(dataDir, "postgresql.auto.conf"), `\n${BLOCK_START}\n${lines.join("\n")}\n${BLOCK_END}\n`);
@@ -155,34 +216,63 @@ async function removeSettings(dataDir: string): Promise<void> {
   await writeFile(file, text.slice(0, start) + text.slice(end + BLOCK_END.length + 1));
 }
 
-/** The FATAL/PANIC lines and the last replayed point from the server log, for the error message. */
-async function recoveryReport(logFile: string, since: number): Promise<{ fatal: string | undefined; lastReached: string | undefined }> {
-  const log = (await readFile(logFile, "utf8").catch(() => "")).slice(since);
-  const fatal = log
+/** The last lines of the server's log (the recovery log Lifeboat keeps, then pg_ctl's), for an error message. */
+async function serverLogTail(files: string[], lines = 8): Promise<string[]> {
+  const texts: string[] = [];
+  for (const file of files) {
+    const stat = await readdir(file).then(
+      (names) => names.map((n) => path.join(file, n)),
+      () => [file],
+    );
+    for (const f of stat) texts.push(await readFile(f, "utf8").catch(() => ""));
+  }
+  return texts
+    .join("\n")
     .split("\n")
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-lines);
+}
+
+function describeFailure(what: string, log: string[]): { message: string; lastReached: string | undefined } {
+  const fatal = log
     .filter((l) => /FATAL|PANIC/.test(l))
     .map((l) => l.replace(/^.*?(FATAL|PANIC):\s*/, ""))
     .at(-1);
-  const reached = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1] ?? /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
-  return { fatal, lastReached: reached?.trim() };
+  const reached = log
+    .map((l) => /last completed transaction was at log time ([^\n]+)/.exec(l)?.[1] ?? /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(l)?.[1])
+    .findLast(Boolean);
+  const tail = log.length ? ` The server's log ends: ${log.slice(-4).join(" | ")}` : "";
+  return { message: `${what}${fatal ? `: ${fatal}` : ""}.${reached ? ` Recovery got as far as ${reached.trim()}.` : ""}${tail}`, lastReached: reached?.trim() };
 }
 
-/** Start the restored cluster, wait until recovery reached its target and promoted, prove it takes writes. */
-async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions): Promise<{ timeline: number; lastReplayed: string | null }> {
-  const logStart = await stat(cluster.logFile).then(
-    (s) => s.size,
-    () => 0,
-  );
+/** Errors that waiting will not cure: the credentials were refused. */
+function isAuthenticationFailure(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === "28P01" || code === "28000" || /password authentication failed|no pg_hba.conf entry/i.test((error as Error).message ?? "");
+}
+
+/**
+ * Start the restored cluster, wait (bounded) until recovery reached its target, promote it when it
+ * paused there, and prove it takes writes. Every wait has a deadline; every failure quotes the
+ * server's own log.
+ */
+async function recoverAndPromote(
+  cluster: ManagedCluster,
+  connection: PgConnection,
+  logs: string[],
+  options: RunPitrOptions,
+): Promise<{ timeline: number; lastReplayed: string | null }> {
   const fail = async (what: string) => {
-    const report = await recoveryReport(cluster.logFile, logStart);
-    const reached = report.lastReached ? ` Recovery got as far as ${report.lastReached}.` : "";
-    return new PitrFailedError(`${what}${report.fatal ? `: ${report.fatal}` : ""}.${reached}`, report.lastReached);
+    const log = await serverLogTail(logs);
+    const { message, lastReached } = describeFailure(what, log);
+    return new PitrFailedError(message, lastReached, { serverLog: log });
   };
   options.onPhase?.("replaying WAL");
   try {
-    await cluster.start();
+    await cluster.start({ timeoutMs: options.startTimeoutMs });
   } catch {
-    throw await fail("PostgreSQL stopped during recovery");
+    throw await fail("PostgreSQL did not start for the recovery");
   }
   const deadline = Date.now() + (options.timeoutMs ?? 60 * 60 * 1000);
   for (;;) {
@@ -192,31 +282,44 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
     }
     if (Date.now() > deadline) {
       await cluster.stop("immediate").catch(() => undefined);
-      throw await fail("Recovery did not finish in time");
+      throw await fail(`Recovery did not finish within ${Math.round((options.timeoutMs ?? 3_600_000) / 60_000)} minutes`);
     }
-    const state = await withClient(
-      cluster.adminConnection(),
-      async (c) => {
-        const { rows } = await c.query<{ r: boolean; paused: string | null }>(
-          "select pg_is_in_recovery() as r, case when pg_is_in_recovery() then pg_get_wal_replay_pause_state() end as paused",
-        );
-        const row = rows[0];
-        // Paused at the target: the target was reached; promote now, under Lifeboat's eye.
-        if (row?.paused === "paused") {
-          options.onPhase?.("target reached; promoting");
-          await c.query("select pg_promote(true, 60)");
-          return false;
-        }
-        return row?.r;
-      },
-      2_000,
-    ).catch(() => undefined); // not accepting connections yet: asked again in 200 ms
-    if (state === false) break;
-    if (state === undefined && !(await cluster.isRunning())) throw await fail("PostgreSQL stopped during recovery");
+    let state: { r: boolean; paused: string | null } | undefined;
+    try {
+      state = await withClient(
+        connection,
+        async (c) =>
+          (
+            await c.query<{ r: boolean; paused: string | null }>(
+              "select pg_is_in_recovery() as r, case when pg_is_in_recovery() then pg_get_wal_replay_pause_state() end as paused",
+            )
+          ).rows[0],
+        2_000,
+      );
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (isAuthenticationFailure(cause)) {
+        await cluster.stop("immediate").catch(() => undefined);
+        throw await fail(`The recovered server refused the target's credentials (${connectionErrorMessage(cause, connection)})`);
+      }
+      // Not accepting connections yet (still replaying to a consistent state): ask again shortly.
+    }
+    if (state && !state.r) break;
+    if (state?.paused === "paused") {
+      // Paused at the target: the target was reached. Promote now, under Lifeboat's eye.
+      options.onPhase?.("target reached; promoting");
+      try {
+        await cluster.promote();
+      } catch {
+        throw await fail("The recovered server could not be promoted");
+      }
+      continue;
+    }
+    if (!state && !(await cluster.isRunning())) throw await fail("PostgreSQL stopped during recovery");
     await new Promise((r) => setTimeout(r, 200));
   }
   options.onPhase?.("checking the cluster accepts writes");
-  const result = await withClient(cluster.adminConnection(), async (c) => {
+  const result = await withClient(connection, async (c) => {
     await c.query("select txid_current()");
     // The timeline of the WAL being written now (the last checkpoint may predate promotion).
     const { rows } = await c.query<{ tli: string; last: Date | null }>(
@@ -244,42 +347,57 @@ async function recoverAndPromote(cluster: LocalCluster, options: RunPitrOptions)
   return result;
 }
 
+/** Each table's rows in the recovered instance beside the live database now. */
+export async function compareWithLive(recovered: PgConnection, live: PgConnection): Promise<RowCountPreview> {
+  const count = (connection: PgConnection) =>
+    withClient(connection, async (c) => countRows(c, await listTables(c)), 10_000).catch(() => undefined as Record<string, number> | undefined);
+  const [then, now] = await Promise.all([count(recovered), count(live)]);
+  const tables = [...new Set([...Object.keys(then ?? {}), ...Object.keys(now ?? {})])].sort();
+  return tables.map((table) => ({ table, recovered: then?.[table] ?? null, live: now?.[table] ?? null }));
+}
+
 /** Marks a folder Lifeboat created for a recovered instance (only such folders are ever removed by undo). */
 export const PITR_INSTANCE_MARKER = ".lifeboat-pitr-instance";
 
 /**
- * PITR into a new data directory and port, left running for inspection. Its archiving is off:
- * it must never write into the production archive. A failure removes what it created.
+ * PITR into a new data directory and port, left running for inspection. It gets its own
+ * configuration (port, socket, no archiving: it must never write into the production archive),
+ * also when the original keeps its configuration outside the data directory. A failure removes
+ * what it created. After it starts, its row counts are shown beside the live database's.
  */
 export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: string; port: number }): Promise<PitrOutcome> {
   const started = Date.now();
-  const existing = await LocalCluster.existing({ baseDir: options.baseDir });
-  if (existing) throw new PitrFailedError(`${options.baseDir} already holds a cluster; choose a new folder (nothing was changed).`);
+  const osUser = options.osUser ?? CLUSTER_OS_USER;
+  const dataDir = path.join(options.baseDir, "pgdata");
+  if (existsSync(path.join(dataDir, "PG_VERSION")))
+    throw new PitrFailedError(`${options.baseDir} already holds a cluster; choose a new folder (nothing was changed).`);
   const created = !existsSync(options.baseDir);
   const journalId = await options.journal?.record({ action: "remove-pitr-instance", baseDir: options.baseDir });
   await mkdir(options.baseDir, { recursive: true, mode: 0o700 });
   await writeFile(path.join(options.baseDir, PITR_INSTANCE_MARKER), `${new Date().toISOString()}\n`, { mode: 0o600 });
-  await handToClusterUser(options.baseDir);
-  const dataDir = path.join(options.baseDir, "pgdata");
+  const cluster = new ManagedCluster({
+    dataDir,
+    control: { method: "pg_ctl" },
+    osUser,
+    pgBinDir: options.pgBinDir,
+    logFile: path.join(options.baseDir, "postgres.log"),
+  });
+  const warnings: string[] = [];
   try {
+    const workspace = await prepareWorkspace(options.baseDir, osUser);
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
-    await appendSettings(dataDir, {
-      ...recoverySettings(options, await installRestoreWal(options.baseDir)),
-      port: options.port,
-      listen_addresses: "127.0.0.1",
-      unix_socket_directories: options.baseDir,
-      archive_mode: "off",
-      archive_command: "",
-    });
-    const cluster = await LocalCluster.open({ baseDir: options.baseDir, port: options.port, pgBinDir: options.pgBinDir });
-    cluster.port = options.port;
-    const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
+    if (await ensureOwnConfiguration(dataDir, osUser))
+      warnings.push("the original keeps its configuration outside the data directory; the new instance got a minimal one of its own");
+    await appendSettings(dataDir, { ...recoverySettings(options, workspace, options.port), archive_mode: "off", archive_command: "" });
+    const connection = { ...options.connection, host: "127.0.0.1", port: options.port };
+    const { timeline, lastReplayed } = await recoverAndPromote(cluster, connection, [workspace.logDir, cluster.logFile], options);
     if (journalId) await options.journal?.resolve(journalId);
-    return { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started };
+    options.onPhase?.("counting rows in the recovered instance and the live database");
+    const preview = await compareWithLive(connection, options.connection);
+    return { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started, preview, warnings };
   } catch (error) {
-    const cluster = await LocalCluster.existing({ baseDir: options.baseDir }).catch(() => undefined);
-    await cluster?.stop("immediate").catch(() => undefined);
+    await cluster.stop("immediate").catch(() => undefined);
     // Leave nothing behind: a folder we created goes entirely; one the user named keeps only what was there.
     if (created) await rm(options.baseDir, { recursive: true, force: true });
     else await rm(dataDir, { recursive: true, force: true });
@@ -289,74 +407,74 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
 }
 
 /**
- * PITR in place, for a managed cluster: make sure its latest WAL is archived, stop it, move its
- * data directory aside, restore the base backup, recover to the target, promote, check it takes
- * writes; then drop the old directory (unless asked to keep it). On any failure the old data
- * directory is put back and the cluster started again as it was. The move is journalled in the
- * target's lock, so if Lifeboat dies half-way the next operation puts the old directory back.
+ * PITR in place, for a cluster on this host: stop it, move its data directory aside, restore the
+ * base backup with the live configuration, recover (isolated: 127.0.0.1 on a port of its own, no
+ * archiving yet) to the target, promote, check it takes writes, then restart it with its live
+ * configuration and archive the new timeline's first WAL at once. The previous data directory is
+ * then removed (unless kept). On any failure it is put back and the cluster started as it was. The
+ * move is journalled in the target's lock, so if Lifeboat dies half-way the next operation puts the
+ * old directory back.
  */
-export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; keepPrevious: boolean }): Promise<PitrOutcome> {
+export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCluster; keepPrevious: boolean }): Promise<PitrOutcome> {
   const started = Date.now();
-  if (path.basename(options.dataDir) !== "pgdata")
-    throw new PitrFailedError("In-place PITR needs a cluster laid out by Lifeboat (<folder>/pgdata); use --to-new-instance.");
-  const baseDir = path.dirname(options.dataDir);
-  const cluster = await LocalCluster.existing({ baseDir, pgBinDir: options.pgBinDir });
-  if (!cluster) throw new PitrFailedError(`No cluster in ${options.dataDir}; use --to-new-instance.`);
+  const { cluster } = options;
+  const dataDir = cluster.dataDir;
+  const osUser = cluster.osUser;
+  if (!existsSync(path.join(dataDir, "PG_VERSION")))
+    throw new PitrFailedError(`There is no cluster in ${dataDir} (nothing was changed); recover into a new instance instead.`);
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, "-");
+  const aside = `${dataDir}.pre-pitr-${stamp}`;
+  const workspaceDir = path.join(path.dirname(dataDir), `.lifeboat-pitr-${stamp}`);
+  const warnings: string[] = [];
   const wasRunning = await cluster.isRunning();
-  const aside = `${options.dataDir}.pre-pitr-${new Date(started).toISOString().replace(/[:.]/g, "-")}`;
-
   if (wasRunning) {
-    options.onPhase?.("archiving the current WAL");
-    await archiveCurrentWal(cluster).catch(() => {
-      // Not fatal: what was already archived is what the plan used.
-    });
-    throwIfAborted(options.signal);
     options.onPhase?.("stopping the cluster");
-    await cluster.stop("fast");
+    await cluster.stop("fast", { timeoutMs: options.startTimeoutMs });
   }
-  const journalId = await options.journal?.record({ action: "pitr-in-place", dataDir: options.dataDir, aside, wasRunning });
+  throwIfAborted(options.signal);
+  const journalId = await options.journal?.record({ action: "pitr-in-place", dataDir, aside, wasRunning, workspace: workspaceDir });
   let moved = false;
   try {
-    // Keep the live configuration (port, archive_command, tuning), not the one from backup time.
-    const configs = ["postgresql.conf", "pg_hba.conf", "pg_ident.conf", "postgresql.auto.conf"];
-    await rename(options.dataDir, aside);
+    await rename(dataDir, aside);
     moved = true;
+    const workspace = await prepareWorkspace(workspaceDir, osUser);
     options.onPhase?.("copying the base backup");
-    await layDownBaseBackup(options, options.dataDir);
-    for (const file of configs) {
-      const copied = await copyFile(path.join(aside, file), path.join(options.dataDir, file)).then(
-        () => true,
-        () => false,
-      );
-      if (copied) await handToClusterUser(path.join(options.dataDir, file));
+    await layDownBaseBackup(options, dataDir);
+    // Keep the live configuration (port, archive_command, tuning), not the one from backup time.
+    // postgresql.auto.conf always lives in the data directory; the others do when the cluster keeps them there.
+    const live = cluster.configDir === dataDir ? ["postgresql.conf", "pg_hba.conf", "pg_ident.conf", "postgresql.auto.conf"] : ["postgresql.auto.conf"];
+    for (const file of live) {
+      if (!existsSync(path.join(aside, file))) continue;
+      await copyFile(path.join(aside, file), path.join(dataDir, file));
+      await handToOsUser(osUser, path.join(dataDir, file));
     }
-    // While it recovers the server is isolated: no TCP (the application cannot write to a half-done
-    // recovery), and no archiving yet (archive_command '' keeps the new timeline's files waiting as
-    // .ready, so an interrupted recovery leaves no history file in the archive).
-    await appendSettings(options.dataDir, { ...recoverySettings(options, await installRestoreWal(baseDir)), listen_addresses: "", archive_command: "" });
-    const { timeline, lastReplayed } = await recoverAndPromote(cluster, options);
+    const port = await findFreePort();
+    // archive_command '' keeps the new timeline's files waiting (.ready) until the live
+    // configuration is back: an interrupted recovery leaves no history file in the archive.
+    await appendSettings(dataDir, { ...recoverySettings(options, workspace, port), archive_command: "" });
+    const connection = { ...options.connection, host: "127.0.0.1", port };
+    const { timeline, lastReplayed } = await recoverAndPromote(cluster, connection, [workspace.logDir, cluster.logFile], options);
     options.onPhase?.("restarting with the live configuration");
-    await cluster.stop("fast");
-    await removeSettings(options.dataDir);
-    await cluster.start();
-    // The new timeline's history file and first segment go to the archive now, so the recoverable
-    // window continues on the new timeline at once.
-    await archiveCurrentWal(cluster).catch(() => undefined);
+    await cluster.stop("fast", { timeoutMs: options.startTimeoutMs });
+    await removeSettings(dataDir);
+    await cluster.start({ timeoutMs: options.startTimeoutMs });
     if (journalId) await options.journal?.resolve(journalId);
+    await rm(workspaceDir, { recursive: true, force: true });
     if (!options.keepPrevious) await rm(aside, { recursive: true, force: true });
     return {
       mode: "in-place",
-      dataDir: options.dataDir,
-      port: cluster.port,
+      dataDir,
+      port: options.connection.port,
       timeline,
       lastReplayed,
       durationMs: Date.now() - started,
       previousDataDir: options.keepPrevious ? aside : undefined,
+      warnings,
     };
   } catch (error) {
     let undone = true;
     if (moved) {
-      const putBack = await putBackDataDirectory(cluster, options.dataDir, aside, wasRunning).then(
+      const putBack = await putBackDataDirectory(cluster, aside, wasRunning).then(
         () => undefined,
         (e: unknown) => (e as Error).message,
       );
@@ -368,8 +486,9 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
             : ` Putting the previous data directory back failed too (${putBack}); it is in ${aside}.`;
       }
     } else if (wasRunning) {
-      await cluster.start().catch(() => undefined);
+      await cluster.start({ timeoutMs: options.startTimeoutMs }).catch(() => undefined);
     }
+    await rm(workspaceDir, { recursive: true, force: true });
     // When the undo failed, the journal entry stays: the next operation on this target tries again.
     if (journalId && undone) await options.journal?.resolve(journalId);
     throw error;
@@ -377,29 +496,11 @@ export async function pitrInPlace(options: RunPitrOptions & { dataDir: string; k
 }
 
 /** Undo an interrupted in-place PITR: stop whatever runs in the data directory, put the old one back, start it if it ran. */
-export async function putBackDataDirectory(cluster: LocalCluster, dataDir: string, aside: string, start: boolean): Promise<void> {
+export async function putBackDataDirectory(cluster: ManagedCluster, aside: string, start: boolean): Promise<void> {
   await cluster.stop("immediate").catch(() => undefined);
   if (existsSync(aside)) {
-    await rm(dataDir, { recursive: true, force: true });
-    await rename(aside, dataDir);
+    await rm(cluster.dataDir, { recursive: true, force: true });
+    await rename(aside, cluster.dataDir);
   }
   if (start) await cluster.start();
-}
-
-/** Switch to a new WAL segment and wait until the archiver has it (so "latest" loses nothing). */
-async function archiveCurrentWal(cluster: LocalCluster): Promise<void> {
-  const segment = await withClient(cluster.adminConnection(), async (c) => {
-    const { rows } = await c.query<{ f: string }>("select pg_walfile_name(pg_switch_wal()) as f");
-    return rows[0]!.f;
-  });
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const archived = await withClient(
-      cluster.adminConnection(),
-      async (c) => (await c.query<{ w: string | null }>("select last_archived_wal as w from pg_stat_archiver")).rows[0]?.w,
-    );
-    if (archived && archived >= segment) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new LifeboatError("ARCHIVE_WAIT_TIMEOUT", `segment ${segment} was not archived within 30 s`);
 }
