@@ -159,6 +159,19 @@ program
           );
           console.log(`Running on port ${done.port}, data directory ${done.dataDir}.`);
           if (done.previousDataDir) console.log(`The previous data directory is kept in ${done.previousDataDir}.`);
+          if (done.preview?.length) {
+            // What an in-place recovery to this moment would change, table by table.
+            console.log(["TABLE", "AT THAT MOMENT", "LIVE NOW", ""].join("\t"));
+            for (const row of done.preview) {
+              const change =
+                row.recovered === null || row.live === null
+                  ? ""
+                  : row.recovered === row.live
+                    ? "same"
+                    : `${row.recovered - row.live > 0 ? "+" : ""}${row.recovered - row.live}`;
+              console.log([row.table, row.recovered ?? "-", row.live ?? "-", change].join("\t"));
+            }
+          }
         } else if (outcome.error?.details.window) {
           console.log("Recoverable window:");
           for (const line of windowLines(outcome.error.details.window as Parameters<typeof windowLines>[0])) console.log(`  ${line}`);

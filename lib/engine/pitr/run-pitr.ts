@@ -1,5 +1,6 @@
 import { createReadStream, existsSync } from "node:fs";
-import { appendFile, chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
@@ -80,7 +81,7 @@ export function restoreWalScript(): string {
  * may sit where that user cannot read, e.g. under /root), the server's log while it recovers, and
  * its socket. Lifeboat always keeps that log, whatever starts the server, to quote it on failure.
  */
-async function prepareWorkspace(dir: string, osUser: string): Promise<{ dir: string; restoreWal: string; logDir: string }> {
+async function prepareWorkspace(dir: string, osUser: string): Promise<Workspace> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const logDir = path.join(dir, "log");
   await mkdir(logDir, { recursive: true, mode: 0o700 });
@@ -88,7 +89,21 @@ async function prepareWorkspace(dir: string, osUser: string): Promise<{ dir: str
   await copyFile(restoreWalScript(), restoreWal);
   await chmod(restoreWal, 0o755);
   await handToOsUser(osUser, dir, logDir, restoreWal);
-  return { dir, restoreWal, logDir };
+  // A Unix socket path may hold at most 107 bytes: a deep folder gets a short one in the temp folder.
+  let socketDir = dir;
+  if (path.join(dir, ".s.PGSQL.65535.lock").length > 100) {
+    socketDir = await mkdtemp(path.join(os.tmpdir(), "lbsock-"));
+    await handToOsUser(osUser, socketDir);
+  }
+  return { dir, restoreWal, logDir, socketDir };
+}
+
+type Workspace = { dir: string; restoreWal: string; logDir: string; socketDir: string };
+
+/** Remove a workspace and its socket folder (when it had one of its own). */
+async function removeWorkspace(workspace: Workspace | undefined, dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  if (workspace && workspace.socketDir !== workspace.dir) await rm(workspace.socketDir, { recursive: true, force: true });
 }
 
 /**
@@ -98,11 +113,7 @@ async function prepareWorkspace(dir: string, osUser: string): Promise<{ dir: str
  * server listens only on 127.0.0.1 at a port of its own with its socket in the workspace, so the
  * application cannot reach a half-recovered database.
  */
-function recoverySettings(
-  options: RunPitrOptions,
-  workspace: { dir: string; restoreWal: string; logDir: string },
-  port: number,
-): Record<string, string | number | boolean> {
+function recoverySettings(options: RunPitrOptions, workspace: Workspace, port: number): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
     restore_command: `${shellQuote(workspace.restoreWal)} ${shellQuote(options.repository.archiveDir)} %f %p`,
@@ -110,7 +121,7 @@ function recoverySettings(
     recovery_target_action: plan.target.kind === "latest" ? "promote" : "pause",
     port,
     listen_addresses: "127.0.0.1",
-    unix_socket_directories: workspace.dir,
+    unix_socket_directories: workspace.socketDir,
     hot_standby: true,
     logging_collector: true,
     log_directory: workspace.logDir,
@@ -217,7 +228,7 @@ async function removeSettings(dataDir: string): Promise<void> {
 }
 
 /** The last lines of the server's log (the recovery log Lifeboat keeps, then pg_ctl's), for an error message. */
-async function serverLogTail(files: string[], lines = 8): Promise<string[]> {
+async function serverLogTail(files: string[], lines = 20): Promise<string[]> {
   const texts: string[] = [];
   for (const file of files) {
     const stat = await readdir(file).then(
@@ -242,7 +253,9 @@ function describeFailure(what: string, log: string[]): { message: string; lastRe
   const reached = log
     .map((l) => /last completed transaction was at log time ([^\n]+)/.exec(l)?.[1] ?? /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(l)?.[1])
     .findLast(Boolean);
-  const tail = log.length ? ` The server's log ends: ${log.slice(-4).join(" | ")}` : "";
+  const relevant = log.filter((l) => /FATAL|PANIC|ERROR|WARNING|could not/.test(l));
+  const quoted = (relevant.length ? relevant : log).slice(-4);
+  const tail = quoted.length ? ` The server's log says: ${quoted.join(" | ")}` : "";
   return { message: `${what}${fatal ? `: ${fatal}` : ""}.${reached ? ` Recovery got as far as ${reached.trim()}.` : ""}${tail}`, lastReached: reached?.trim() };
 }
 
@@ -383,8 +396,9 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     logFile: path.join(options.baseDir, "postgres.log"),
   });
   const warnings: string[] = [];
+  let workspace: Workspace | undefined;
   try {
-    const workspace = await prepareWorkspace(options.baseDir, osUser);
+    workspace = await prepareWorkspace(options.baseDir, osUser);
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
     if (await ensureOwnConfiguration(dataDir, osUser))
@@ -399,8 +413,9 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
   } catch (error) {
     await cluster.stop("immediate").catch(() => undefined);
     // Leave nothing behind: a folder we created goes entirely; one the user named keeps only what was there.
-    if (created) await rm(options.baseDir, { recursive: true, force: true });
+    if (created) await removeWorkspace(workspace, options.baseDir);
     else await rm(dataDir, { recursive: true, force: true });
+    if (!created && workspace && workspace.socketDir !== workspace.dir) await rm(workspace.socketDir, { recursive: true, force: true });
     if (journalId) await options.journal?.resolve(journalId);
     throw error;
   }
@@ -434,10 +449,11 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
   throwIfAborted(options.signal);
   const journalId = await options.journal?.record({ action: "pitr-in-place", dataDir, aside, wasRunning, workspace: workspaceDir });
   let moved = false;
+  let workspace: Workspace | undefined;
   try {
     await rename(dataDir, aside);
     moved = true;
-    const workspace = await prepareWorkspace(workspaceDir, osUser);
+    workspace = await prepareWorkspace(workspaceDir, osUser);
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
     // Keep the live configuration (port, archive_command, tuning), not the one from backup time.
@@ -459,7 +475,7 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
     await removeSettings(dataDir);
     await cluster.start({ timeoutMs: options.startTimeoutMs });
     if (journalId) await options.journal?.resolve(journalId);
-    await rm(workspaceDir, { recursive: true, force: true });
+    await removeWorkspace(workspace, workspaceDir);
     if (!options.keepPrevious) await rm(aside, { recursive: true, force: true });
     return {
       mode: "in-place",
@@ -488,7 +504,7 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
     } else if (wasRunning) {
       await cluster.start({ timeoutMs: options.startTimeoutMs }).catch(() => undefined);
     }
-    await rm(workspaceDir, { recursive: true, force: true });
+    await removeWorkspace(workspace, workspaceDir);
     // When the undo failed, the journal entry stays: the next operation on this target tries again.
     if (journalId && undone) await options.journal?.resolve(journalId);
     throw error;
