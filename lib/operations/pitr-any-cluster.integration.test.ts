@@ -174,6 +174,10 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
     expect(await control.isRunning()).toBe(true);
     await withClient(app(), (c) => c.query("insert into marker (v) values ('after-recovery')"));
     expect((await readdir(path.dirname(dataDir))).filter((n) => n.includes("pre-pitr") || n.startsWith(".lifeboat-pitr"))).toEqual([]);
+    // The window goes on along the new timeline at once: its history file and first segment were archived.
+    const window = JSON.parse((await cli(["pitr", "--window", "--json"])).stdout) as { problems: string[]; stretches: { timeline: number }[] };
+    expect(window.problems).toEqual([]);
+    expect(window.stretches.at(-1)?.timeline).toBe(2);
   });
 
   it("recovers into a new instance with a configuration of its own, and shows its rows beside the live database's", async () => {

@@ -44,10 +44,16 @@ export type WindowRange = {
 
 export type RestorePoint = { name: string; lsn: string; timeline: number };
 
+/** Continuous recoverable time on a timeline: overlapping ranges of several base backups merged. */
+export type WindowStretch = { timeline: number; from: WindowPoint; to: WindowPoint; bases: string[]; endReason: string };
+
 export type RecoverableWindow = {
   /** The timeline recovery follows by default (the newest in the archive). */
   timeline: number;
+  /** One range per base backup (what planning picks from). */
   ranges: WindowRange[];
+  /** The same, merged where they overlap: what a person (or the PITR picker) sees. */
+  stretches: WindowStretch[];
   restorePoints: RestorePoint[];
   /** Damaged or missing segments found, in words. */
   problems: string[];
@@ -205,7 +211,7 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
     });
   }
 
-  return { timeline, ranges, restorePoints: [...restorePoints.values()], problems: [...problems] };
+  return { timeline, ranges, stretches: mergeRanges(ranges), restorePoints: [...restorePoints.values()], problems: [...problems] };
 
   async function walkChain(startSeg: bigint, base: Manifest) {
     let segno = startSeg;
@@ -295,4 +301,23 @@ function onAncestry(ancestry: TimelineSpan[], timeline: number, lsn: bigint): bo
   const span = ancestry.find((s) => s.timeline === timeline);
   if (!span) return false;
   return lsn >= span.begin && (span.end === null || lsn <= span.end);
+}
+
+/** Merge overlapping ranges of one timeline into stretches, oldest first. */
+export function mergeRanges(ranges: WindowRange[]): WindowStretch[] {
+  const sorted = [...ranges].sort((a, b) => a.timeline - b.timeline || (parseLsn(a.from.lsn) < parseLsn(b.from.lsn) ? -1 : 1));
+  const stretches: WindowStretch[] = [];
+  for (const range of sorted) {
+    const last = stretches.at(-1);
+    if (last && last.timeline === range.timeline && parseLsn(range.from.lsn) <= parseLsn(last.to.lsn)) {
+      last.bases.push(range.base);
+      if (parseLsn(range.to.lsn) > parseLsn(last.to.lsn)) {
+        last.to = range.to;
+        last.endReason = range.endReason;
+      }
+      continue;
+    }
+    stretches.push({ timeline: range.timeline, from: range.from, to: range.to, bases: [range.base], endReason: range.endReason });
+  }
+  return stretches;
 }
