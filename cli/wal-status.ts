@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
 import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
+import { formatBytes } from "@/lib/format";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 import { openCliSession, runCli } from "./context";
 
@@ -21,7 +22,7 @@ runCli(async () => {
   const session = await openCliSession();
   try {
     const target = await resolveTarget({ env: session.env, db: session.meta?.db, name: opts.target });
-    const stats = await sampleArchiver(target.connection);
+    const stats = await sampleArchiver(target.connection, { archive: { dir: target.repository.archiveDir, pgBinDir: session.env.PG_BIN_DIR } });
     if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);
     if (!stats.healthy) await session.log.write("ERROR", "wal-status", { target: target.name, status: "FAILED", alert: stats.alert });
     if (opts.json) {
@@ -30,7 +31,15 @@ runCli(async () => {
       console.log(`archived:       ${stats.archivedCount} (last ${stats.lastArchivedWal ?? "none"} at ${stats.lastArchivedAt?.toISOString() ?? "-"})`);
       console.log(`failed:         ${stats.failedCount} (last ${stats.lastFailedWal ?? "none"} at ${stats.lastFailedAt?.toISOString() ?? "-"})`);
       console.log(`waiting:        ${stats.readyCount ?? "unknown (grant pg_monitor to see the backlog)"}`);
-      console.log(`RPO exposure:   ${stats.rpoExposureSeconds === null ? "-" : `${stats.rpoExposureSeconds} s since the last archived segment`}`);
+      const exposure =
+        stats.rpoExposureSeconds === null
+          ? "unknown"
+          : stats.unarchivedBytes === 0
+            ? "0 s (every commit is archived)"
+            : stats.unarchivedBytes === null
+              ? `${stats.rpoExposureSeconds} s since the last archived segment`
+              : `${stats.rpoExposureSeconds} s of commits not archived yet (${formatBytes(stats.unarchivedBytes)} of WAL; last archived commit ${stats.lastArchivedCommitAt?.toISOString() ?? "-"})`;
+      console.log(`RPO exposure:   ${exposure}`);
       console.log(stats.healthy ? "status:         healthy" : `status:         ALERT: ${stats.alert}`);
     }
     return stats.healthy ? 0 : 1;

@@ -116,7 +116,8 @@ function sampleArchiverEveryMinute(env: TEnv, targetId: number): () => void {
   const meta = createDb(env.DATABASE_URL, { max: 1 });
   const sample = async () => {
     try {
-      await recordArchiverSample(meta.db, targetId, await sampleArchiver(defaultTargetConnection(env)));
+      const archive = { dir: path.resolve(root, env.BACKUP_DIR, env.DB_TARGET_NAME, "archive"), pgBinDir: env.PG_BIN_DIR };
+      await recordArchiverSample(meta.db, targetId, await sampleArchiver(defaultTargetConnection(env), { archive }));
     } catch (error) {
       say(`archiver sample failed: ${(error as Error).message}`);
     }

@@ -159,8 +159,10 @@ export const archiverSamples = pgTable(
     lastFailedAt: timestamp("last_failed_at", { withTimezone: true }),
     /** .ready files waiting in pg_wal/archive_status (null when the role may not list them). */
     readyCount: integer("ready_count"),
-    /** Seconds since the last segment was archived: the data a disaster now would lose. */
+    /** Seconds of commits not yet archived (since the last archived commit): the data a disaster now would lose. */
     rpoExposureSeconds: integer("rpo_exposure_seconds"),
+    lastArchivedCommitAt: timestamp("last_archived_commit_at", { withTimezone: true }),
+    unarchivedBytes: bigint("unarchived_bytes", { mode: "number" }),
     healthy: boolean("healthy").notNull(),
     alert: text("alert"),
   },

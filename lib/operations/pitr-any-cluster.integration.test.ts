@@ -228,4 +228,33 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
     expect(future.code).toBe(1);
     expect(future.stderr).toMatch(/is in the future/);
   });
+
+  it("wal:status measures the real exposure: the commits not archived yet, from the archive itself", async () => {
+    const status = async () => {
+      const { stdout } = await exec(tsx, [path.join(repo, "cli", "wal-status.ts"), "--json"], { cwd: repo, env, timeout: 60_000 }).catch(
+        (e: { stdout: string }) => ({ stdout: e.stdout }),
+      );
+      return JSON.parse(stdout) as { rpoExposureSeconds: number | null; unarchivedBytes: number | null; lastArchivedCommitAt: string | null; healthy: boolean };
+    };
+    const switchAndWait = async () => {
+      await withClient(app("postgres"), (c) => c.query("select pg_switch_wal()"));
+      for (let i = 0; i < 100 && (await status()).rpoExposureSeconds !== 0; i++) await sleep(200);
+    };
+    await switchAndWait();
+    // Checkpoint and housekeeping records written since hold no commit: nothing is exposed.
+    expect((await status()).rpoExposureSeconds).toBe(0);
+
+    const before = Date.now();
+    await withClient(app(), (c) => c.query("insert into marker (v) values ('exposed')"));
+    await sleep(2500);
+    // archive_timeout is an hour: that commit sits in the current segment, and wal:status says so.
+    const exposed = await status();
+    expect(exposed.unarchivedBytes).toBeGreaterThan(0);
+    expect(exposed.rpoExposureSeconds).toBeGreaterThanOrEqual(2);
+    expect(Date.parse(exposed.lastArchivedCommitAt!)).toBeLessThan(before);
+    expect(exposed.healthy).toBe(true); // well inside the one-hour RPO
+
+    await switchAndWait();
+    expect((await status()).rpoExposureSeconds).toBe(0);
+  });
 });

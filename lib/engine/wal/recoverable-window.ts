@@ -87,10 +87,12 @@ async function listArchive(archiveDir: string, segmentSize: number): Promise<Arc
   return { segments, histories, newestTimeline };
 }
 
-type ScanResult = {
+export type ScanResult = {
   lastRecordLsn: bigint | undefined;
   lastCommit: { time: string; lsn: bigint } | undefined;
   restorePoints: { name: string; lsn: bigint }[];
+  /** The highest transaction id (32-bit) of any record: write transactions up to it are in these segments. */
+  maxXid: number | undefined;
   /** Set when pg_waldump found a broken record before the end of the range. */
   errorAt: bigint | undefined;
   errorMessage: string | undefined;
@@ -98,18 +100,28 @@ type ScanResult = {
 
 const execFileAsync = promisify(execFile);
 
+const XID = /\btx:\s+(\d+),/;
 const RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+), prev [0-9A-F]+\/[0-9A-F]+, desc: (.*)$/;
 const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/;
 const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
 
 /** Read every record of a run of segments on one timeline with pg_waldump, line by line (memory stays flat). */
-async function scanSegments(archiveDir: string, timeline: number, first: string, last: string, pgBinDir: string | undefined): Promise<ScanResult> {
-  const result: ScanResult = { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], errorAt: undefined, errorMessage: undefined };
+export async function scanSegments(archiveDir: string, timeline: number, first: string, last: string, pgBinDir: string | undefined): Promise<ScanResult> {
+  const result: ScanResult = {
+    lastRecordLsn: undefined,
+    lastCommit: undefined,
+    restorePoints: [],
+    maxXid: undefined,
+    errorAt: undefined,
+    errorMessage: undefined,
+  };
   const onLine = (line: string) => {
     const record = RECORD.exec(line);
     if (!record) return;
     const lsn = parseLsn(record[1]!);
     result.lastRecordLsn = lsn;
+    const xid = Number(XID.exec(line)?.[1] ?? 0);
+    if (xid > 0) result.maxXid = result.maxXid === undefined || xidAfter(xid, result.maxXid) ? xid : result.maxXid;
     const desc = record[2]!;
     const commit = COMMIT_TIME.exec(desc);
     if (commit) result.lastCommit = { time: isoMicros(`${commit[1]!.replace(" ", "T")}Z`), lsn };
@@ -278,7 +290,7 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
   }
 }
 
-async function materializeArchive(archiveDir: string, scratch: string, names: string[]): Promise<string[]> {
+export async function materializeArchive(archiveDir: string, scratch: string, names: string[]): Promise<string[]> {
   const failures: string[] = [];
   for (const name of names) {
     if (name.startsWith(".")) continue;
@@ -320,4 +332,10 @@ export function mergeRanges(ranges: WindowRange[]): WindowStretch[] {
     stretches.push({ timeline: range.timeline, from: range.from, to: range.to, bases: [range.base], endReason: range.endReason });
   }
   return stretches;
+}
+
+/** Whether 32-bit transaction id a comes after b (modulo-2^32 comparison, as PostgreSQL does). */
+export function xidAfter(a: number, b: number): boolean {
+  const diff = (a - b) >>> 0;
+  return diff !== 0 && diff < 0x80000000;
 }

@@ -1,5 +1,6 @@
 import type { PgConnection } from "../pg/connection";
 import { withClient } from "../pg/server-info";
+import { measureExposure } from "./exposure";
 
 export type ArchiverStats = {
   archivedCount: number;
@@ -9,7 +10,12 @@ export type ArchiverStats = {
   lastFailedWal: string | null;
   lastFailedAt: Date | null;
   readyCount: number | null;
+  /** Seconds of commits a disaster now would lose (from the archive itself when it is known). */
   rpoExposureSeconds: number | null;
+  /** The last commit the archive holds, when the archive was read. */
+  lastArchivedCommitAt: Date | null;
+  /** WAL written since the newest archived segment, when the archive was read. */
+  unarchivedBytes: number | null;
   healthy: boolean;
   alert: string | null;
 };
@@ -22,7 +28,14 @@ export const DEFAULT_RPO_SECONDS = 60 * 60;
  * judge them: archiving that is failing right now, a backlog, or a last archived segment older
  * than the RPO is an alert.
  */
-export async function sampleArchiver(connection: PgConnection, options: { rpoSeconds?: number; maxReady?: number } = {}): Promise<ArchiverStats> {
+export async function sampleArchiver(
+  connection: PgConnection,
+  options: { rpoSeconds?: number; maxReady?: number; archive?: { dir: string; pgBinDir?: string | undefined } } = {},
+): Promise<ArchiverStats> {
+  // The real exposure, from the archive (when Lifeboat can read it): commits not archived yet.
+  const exposure = options.archive
+    ? await measureExposure({ connection, archiveDir: options.archive.dir, pgBinDir: options.archive.pgBinDir }).catch(() => undefined)
+    : undefined;
   return withClient(connection, async (client) => {
     const { rows } = await client.query<{
       archived_count: string;
@@ -53,8 +66,13 @@ export async function sampleArchiver(connection: PgConnection, options: { rpoSec
     if (failingNow) alerts.push(`archiving is failing: ${row.last_failed_wal} could not be archived (last attempt ${row.last_failed_time!.toISOString()})`);
     if (readyCount !== null && readyCount > (options.maxReady ?? 10)) alerts.push(`${readyCount} WAL segments are waiting to be archived`);
     const rpo = options.rpoSeconds ?? DEFAULT_RPO_SECONDS;
-    if (row.age !== null && row.age > rpo && (readyCount === null || readyCount > 0))
+    if (exposure?.exposureSeconds != null) {
+      if (exposure.exposureSeconds > rpo) {
+        alerts.push(`commits of the last ${Math.round(exposure.exposureSeconds / 60)} minutes are not archived yet (RPO ${Math.round(rpo / 60)} minutes)`);
+      }
+    } else if (row.age !== null && row.age > rpo && (readyCount === null || readyCount > 0)) {
       alerts.push(`the last archived segment is ${Math.round(row.age / 60)} minutes old (RPO ${Math.round(rpo / 60)} minutes)`);
+    }
     return {
       archivedCount: Number(row.archived_count),
       failedCount: Number(row.failed_count),
@@ -63,7 +81,9 @@ export async function sampleArchiver(connection: PgConnection, options: { rpoSec
       lastFailedWal: row.last_failed_wal,
       lastFailedAt: row.last_failed_time,
       readyCount,
-      rpoExposureSeconds: row.age,
+      rpoExposureSeconds: exposure ? exposure.exposureSeconds : row.age,
+      lastArchivedCommitAt: exposure?.lastArchivedCommitAt ?? null,
+      unarchivedBytes: exposure?.unarchivedBytes ?? null,
       healthy: alerts.length === 0,
       alert: alerts.length ? alerts.join("; ") : null,
     };

@@ -1,0 +1,83 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { PgConnection } from "../pg/connection";
+import { withClient } from "../pg/server-info";
+import { materializeArchive, scanSegments, xidAfter } from "./recoverable-window";
+import { parseLsn, parseSegmentFileName, segmentFileName } from "./wal-names";
+
+/**
+ * What a disaster now would lose: the commits not yet in the archive. Measured from the archive
+ * itself (its newest segment and the last commit in it, read with pg_waldump) against the server's
+ * current WAL position, not from the archiver's counters alone.
+ */
+export type WalExposure = {
+  /** The newest archived segment of the server's timeline. */
+  lastArchivedSegment: string | null;
+  /** The last commit the archive holds (UTC). */
+  lastArchivedCommitAt: Date | null;
+  /** WAL written since the end of the newest archived segment. */
+  unarchivedBytes: number;
+  /** 0 when every write is archived; else seconds since the last archived commit (null: no commit found to measure from). */
+  exposureSeconds: number | null;
+};
+
+export async function measureExposure(options: {
+  connection: PgConnection;
+  archiveDir: string;
+  pgBinDir?: string | undefined;
+  now?: Date;
+}): Promise<WalExposure> {
+  const server = await withClient(options.connection, async (c) => {
+    const { rows } = await c.query<{ lsn: string; file: string; size: string; next: string }>(
+      `select pg_current_wal_lsn()::text as lsn, pg_walfile_name(pg_current_wal_lsn()) as file,
+              (txid_snapshot_xmax(txid_current_snapshot()) % 4294967296)::text as next,
+              (select setting::bigint * (case unit when 'B' then 1 when 'kB' then 1024 when 'MB' then 1048576 else 1 end) from pg_settings where name = 'wal_segment_size')::text as size`,
+    );
+    return rows[0]!;
+  });
+  const segmentSize = Number(server.size);
+  const timeline = parseInt(server.file.slice(0, 8), 16);
+  const names = await readdir(options.archiveDir).catch(() => [] as string[]);
+  const segments = names
+    .map((name) => ({ name, plain: name.replace(/\.zst$/, "") }))
+    .map((s) => ({ ...s, parsed: parseSegmentFileName(s.plain, segmentSize) }))
+    .filter((s) => s.parsed?.timeline === timeline)
+    .sort((a, b) => (a.parsed!.segno < b.parsed!.segno ? 1 : -1));
+  const newest = segments[0];
+  const current = parseLsn(server.lsn);
+  if (!newest) return { lastArchivedSegment: null, lastArchivedCommitAt: null, unarchivedBytes: Number(current), exposureSeconds: 0 };
+  const archivedEnd = (newest.parsed!.segno + 1n) * BigInt(segmentSize);
+  const unarchivedBytes = current > archivedEnd ? Number(current - archivedEnd) : 0;
+
+  // The last commit and the highest transaction id in the newest few archived segments.
+  let lastCommit: Date | null = null;
+  let maxXid: number | undefined;
+  const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-exposure-"));
+  try {
+    const recent = segments.slice(0, 3);
+    await materializeArchive(
+      options.archiveDir,
+      scratch,
+      recent.map((s) => s.name),
+    );
+    for (const segment of recent) {
+      const name = segmentFileName(timeline, segment.parsed!.segno, segmentSize);
+      const scan = await scanSegments(scratch, timeline, name, name, options.pgBinDir).catch(() => undefined);
+      if (maxXid === undefined && scan?.maxXid !== undefined) maxXid = scan.maxXid;
+      if (scan?.lastCommit) {
+        lastCommit = new Date(scan.lastCommit.time);
+        break;
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  // Unarchived WAL without a new transaction id is checkpoints and housekeeping: nothing to lose.
+  // A transaction id beyond the archive's highest means a write the archive does not hold yet.
+  const lastAssigned = (Number(server.next) - 1 + 0x100000000) % 0x100000000;
+  const unarchivedWrites = unarchivedBytes > 0 && (maxXid === undefined ? lastAssigned > 0 : xidAfter(lastAssigned, maxXid));
+  const now = (options.now ?? new Date()).getTime();
+  const exposureSeconds = !unarchivedWrites ? 0 : lastCommit ? Math.max(0, Math.round((now - lastCommit.getTime()) / 1000)) : null;
+  return { lastArchivedSegment: newest.plain, lastArchivedCommitAt: lastCommit, unarchivedBytes, exposureSeconds };
+}
