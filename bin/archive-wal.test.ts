@@ -60,4 +60,48 @@ describe("bin/archive-wal", () => {
     await writeFile(path.join(dir, "src"), "x");
     await expect(run(script, [path.join(dir, "src"), dir, "../escape"])).rejects.toMatchObject({ code: 2 });
   });
+
+  it("--encrypt stores segments as age ciphertext, recognises a re-push, and restore-wal decrypts only with the identity", async () => {
+    const keys = await run("age-keygen", []).then((r) => r.stdout);
+    const identity = path.join(dir, "identity.txt");
+    await writeFile(identity, keys, { mode: 0o600 });
+    const recipient = /public key: (age1\w+)/.exec(keys)![1]!;
+    const recipients = path.join(dir, "recipients.txt");
+    await writeFile(recipients, `${recipient}\n`);
+    const archive = path.join(dir, "archive");
+    await run("mkdir", [archive]);
+    const src = path.join(dir, "src");
+    const marker = "a row's secret payload";
+    await writeFile(src, Buffer.concat([Buffer.from(marker), Buffer.alloc(64 * 1024, 3)]));
+    for (const [flags, name] of [
+      [[], "000000010000000000000004"],
+      [["--zstd"], "000000010000000000000005"],
+    ] as const) {
+      await run(script, [...flags, "--encrypt", recipients, src, archive, name]);
+      await run(script, [...flags, "--encrypt", recipients, src, archive, name]); // same bytes again: fine
+      const stored = (await readdir(archive)).filter((n) => n.startsWith(name)).sort();
+      expect(stored).toEqual([flags.length ? `${name}.sha256` : `${name}.age`, flags.length ? `${name}.zst.age` : `${name}.sha256`].sort());
+      const ciphertext = await readFile(
+        path.join(
+          archive,
+          stored.find((n) => n.endsWith(".age"))!,
+        ),
+      );
+      expect(ciphertext.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+      expect(ciphertext.includes(Buffer.from(marker))).toBe(false);
+      // Different bytes under the same name: refused, never overwritten.
+      await writeFile(path.join(dir, "other"), "different");
+      await expect(run(script, ["--encrypt", recipients, path.join(dir, "other"), archive, name])).rejects.toMatchObject({ code: 1 });
+
+      const restoreWal = path.resolve(import.meta.dirname, "restore-wal");
+      const out = path.join(dir, `restored-${name}`);
+      await expect(run(restoreWal, [archive, name, out])).rejects.toMatchObject({ code: 2 });
+      await run(restoreWal, ["--identity", identity, archive, name, out]);
+      expect(await readFile(out)).toEqual(await readFile(src));
+    }
+    // Timeline history files hold positions, not rows: they stay readable for planning.
+    await writeFile(path.join(dir, "history"), "1\t0/3000000\tno recovery target specified\n");
+    await run(script, ["--encrypt", recipients, path.join(dir, "history"), archive, "00000002.history"]);
+    expect(await readFile(path.join(archive, "00000002.history"), "utf8")).toMatch(/no recovery target/);
+  });
 });

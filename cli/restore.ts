@@ -10,6 +10,7 @@ import { backupTimestamp } from "@/lib/engine/repository/artifact-kinds";
 import { listBaseBackups, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
 import { computeRecoverableWindow } from "@/lib/engine/wal/recoverable-window";
 import { pitrOperation } from "@/lib/operations/pitr";
+import { identities } from "@/lib/operations/settings";
 import { restoreEnvOperation } from "@/lib/operations/restore-env";
 import { restoreFullOperation } from "@/lib/operations/restore-full";
 import { restoreJsonOperation } from "@/lib/operations/restore-json";
@@ -130,6 +131,7 @@ program
             archiveDir: target.repository.archiveDir,
             baseBackups: await listBaseBackups(target.repository),
             pgBinDir: session.env.PG_BIN_DIR,
+            identities: await identities(session.env),
           });
           if (opts.json) console.log(JSON.stringify(window, null, 2));
           else for (const line of windowLines(window)) console.log(line);

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
 import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { formatBytes } from "@/lib/format";
+import { identities } from "@/lib/operations/settings";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 import { openCliSession, runCli } from "./context";
 
@@ -22,7 +23,9 @@ runCli(async () => {
   const session = await openCliSession();
   try {
     const target = await resolveTarget({ env: session.env, db: session.meta?.db, name: opts.target });
-    const stats = await sampleArchiver(target.connection, { archive: { dir: target.repository.archiveDir, pgBinDir: session.env.PG_BIN_DIR } });
+    const stats = await sampleArchiver(target.connection, {
+      archive: { dir: target.repository.archiveDir, pgBinDir: session.env.PG_BIN_DIR, identities: await identities(session.env).catch(() => []) },
+    });
     if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);
     if (!stats.healthy) await session.log.write("ERROR", "wal-status", { target: target.name, status: "FAILED", alert: stats.alert });
     if (opts.json) {

@@ -22,6 +22,7 @@ import { listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
 import { BackupLog } from "@/lib/log/backup-log";
 import { runOperation } from "@/lib/operations";
 import { backupOperation } from "@/lib/operations/backup";
+import { identities } from "@/lib/operations/settings";
 import { defaultTargetConnection } from "@/lib/targets/default-target";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 
@@ -116,7 +117,11 @@ function sampleArchiverEveryMinute(env: TEnv, targetId: number): () => void {
   const meta = createDb(env.DATABASE_URL, { max: 1 });
   const sample = async () => {
     try {
-      const archive = { dir: path.resolve(root, env.BACKUP_DIR, env.DB_TARGET_NAME, "archive"), pgBinDir: env.PG_BIN_DIR };
+      const archive = {
+        dir: path.resolve(root, env.BACKUP_DIR, env.DB_TARGET_NAME, "archive"),
+        pgBinDir: env.PG_BIN_DIR,
+        identities: await identities(env).catch(() => []),
+      };
       await recordArchiverSample(meta.db, targetId, await sampleArchiver(defaultTargetConnection(env), { archive }));
     } catch (error) {
       say(`archiver sample failed: ${(error as Error).message}`);

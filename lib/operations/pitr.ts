@@ -45,7 +45,7 @@ async function archiveLatestWal(context: OperationContext): Promise<void> {
 async function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
   const target = recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE);
   await archiveLatestWal(context);
-  return planPitr({ repository: context.repository, target, pgBinDir: context.env.PG_BIN_DIR });
+  return planPitr({ repository: context.repository, target, pgBinDir: context.env.PG_BIN_DIR, identities: await identities(context.env) });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
@@ -10,6 +10,7 @@ import type { TEnv } from "@/lib/env";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { LocalCluster, shellQuote } from "@/lib/engine/cluster/local-cluster";
 import { CLUSTER_OS_USER, isRoot } from "@/lib/engine/cluster/os-user";
+import { parseRecipients } from "@/lib/engine/crypto/age";
 import { LocalRepository } from "@/lib/engine/repository/repository";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { upsertDefaultTarget } from "@/lib/targets/default-target";
@@ -60,6 +61,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
   await assertClusterUserCanReach(archiveDir);
 
   const archiveWal = path.join(root, "bin", "archive-wal");
+  const archiveCommand = await demoArchiveCommand(root, env, archiveWal, archiveDir);
   const demo = await openCluster(
     "demo",
     {
@@ -68,12 +70,16 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
       pgBinDir: env.PG_BIN_DIR,
       walLevel: "replica",
       archiveMode: "on",
-      archiveCommand: `${shellQuote(archiveWal)}${env.LIFEBOAT_WAL_COMPRESSION === "zstd" ? " --zstd" : ""} %p ${shellQuote(archiveDir)} %f`,
+      archiveCommand,
       settings: { archive_timeout: 60 },
       password: undefined,
     },
     log,
   );
+
+  // The settings may have changed since the cluster was made (compression, encryption): keep them current.
+  await demo.query(`alter system set archive_command = ${pg.escapeLiteral(archiveCommand)}`);
+  await demo.query("select pg_reload_conf()");
 
   const seeded = await seedDemoDatabase(demo, env, root, log);
 
@@ -106,6 +112,23 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The demo cluster's archive_command: zstd when LIFEBOAT_WAL_COMPRESSION=zstd, and with
+ * LIFEBOAT_ENCRYPT_BACKUPS the segments encrypted to LIFEBOAT_AGE_RECIPIENTS (public keys, in a
+ * file the server's OS user can read; the secret key never goes near the server).
+ */
+async function demoArchiveCommand(root: string, env: TEnv, archiveWal: string, archiveDir: string): Promise<string> {
+  const flags: string[] = [];
+  if (env.LIFEBOAT_WAL_COMPRESSION === "zstd") flags.push("--zstd");
+  if (env.LIFEBOAT_ENCRYPT_BACKUPS && env.LIFEBOAT_AGE_RECIPIENTS) {
+    const recipients = path.join(root, ".lifeboat", "age-recipients.txt");
+    await writeFile(recipients, `${parseRecipients(env.LIFEBOAT_AGE_RECIPIENTS).join("\n")}\n`, { mode: 0o644 });
+    await chmod(recipients, 0o644);
+    flags.push("--encrypt", shellQuote(recipients));
+  }
+  return [shellQuote(archiveWal), ...flags, "%p", shellQuote(archiveDir), "%f"].join(" ");
 }
 
 function isSandboxMetaUrl(url: URL): boolean {

@@ -132,8 +132,11 @@ export class ManagedCluster {
           {},
           { cause: error },
         );
+      return;
     }
-    await this.waitFor(true, timeoutMs);
+    // pg_ctl -w waited for the server itself (which may have stopped again since: the caller watches
+    // for that). Other methods may return before the postmaster is up: give it a moment to appear.
+    if (control.method !== "pg_ctl") await this.waitFor(true, Math.min(timeoutMs, 30_000));
   }
 
   /** Stop the server and wait (bounded) until its postmaster is gone; "immediate" falls back to SIGQUIT. */

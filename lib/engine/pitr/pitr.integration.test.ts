@@ -325,6 +325,49 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect((await recoverRows(await plan({ latest: true }))).rows.slice(-2)).toEqual(["while-broken", "after-fix"]);
   });
 
+  it("an encrypted WAL archive: segments unreadable without the identity; the window and PITR read them with it", async () => {
+    const keys = await generateKeyPair();
+    await writeFile(path.join(work, "wal-recipients.txt"), `${keys.recipient}\n`);
+    const marker = `wal-secret-${Date.now()}`;
+    await sql("insert into marker (v) values ($1)", [marker]);
+    await archiveNow();
+    // The same archive as archive-wal --encrypt stores it: every segment age-encrypted, history files plain.
+    const encrypted = path.join(work, "archive-encrypted");
+    await cp(archiveDir, encrypted, { recursive: true });
+    for (const name of await readdir(encrypted)) {
+      if (!/^[0-9A-F]{24}$/.test(name)) continue;
+      await exec("age", ["-R", path.join(work, "wal-recipients.txt"), "-o", path.join(encrypted, `${name}.age`), path.join(encrypted, name)]);
+      await rm(path.join(encrypted, name));
+    }
+    if (isRoot()) await exec("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, encrypted]);
+    const names = await readdir(encrypted);
+    expect(names.filter((n) => /^[0-9A-F]{24}$/.test(n))).toEqual([]);
+    for (const name of names.filter((n) => n.endsWith(".age")))
+      expect((await readFile(path.join(encrypted, name))).includes(Buffer.from(marker)), name).toBe(false);
+    const stranger = await generateKeyPair();
+    await writeFile(path.join(work, "stranger.txt"), `${stranger.identity}\n`, { mode: 0o600 });
+    const someSegment = path.join(
+      encrypted,
+      names.find((n) => n.endsWith(".age"))!,
+    );
+    await expect(exec("age", ["-d", "-i", path.join(work, "stranger.txt"), "-o", "/dev/null", someSegment])).rejects.toThrow(/no identity matched/);
+
+    const repositoryEncrypted = withArchive(encrypted);
+    await expect(planPitr({ repository: repositoryEncrypted, target: { kind: "latest" } })).rejects.toThrow(/encrypted: set LIFEBOAT_AGE_IDENTITY_FILE/);
+    const latest = await planPitr({ repository: repositoryEncrypted, target: { kind: "latest" }, identities: [keys.identity] });
+    expect(latest.window.problems).toEqual([]);
+    const baseDir = path.join(work, "pitr-encrypted-wal");
+    await pitrToNewInstance({ ...common(latest, encrypted), identities: [keys.identity], baseDir, port: await findFreePort() });
+    const instance = (await LocalCluster.existing({ baseDir }))!;
+    try {
+      expect(await markers(instance)).toContain(marker);
+      // The server's copy of the key is gone once recovery is over.
+      expect(await readdir(baseDir)).not.toContain("identity.txt");
+    } finally {
+      await instance.remove();
+    }
+  });
+
   it("with encryption on, every artifact (base backups included) is age ciphertext, and PITR recovers from the encrypted base backup", async () => {
     const keys = await generateKeyPair();
     const marker = `secret-marker-${Date.now()}`;

@@ -38,14 +38,26 @@ export async function listBaseBackups(repository: Repository): Promise<Manifest[
  * backups and the archive, the newest base backup that ended before the target, the WAL to
  * replay. A target outside the window is refused with the window attached.
  */
-export async function planPitr(options: { repository: Repository; target: RecoveryTarget; pgBinDir?: string | undefined; now?: Date }): Promise<PitrPlan> {
+export async function planPitr(options: {
+  repository: Repository;
+  target: RecoveryTarget;
+  pgBinDir?: string | undefined;
+  /** age identities, for an encrypted WAL archive. */
+  identities?: string[] | undefined;
+  now?: Date;
+}): Promise<PitrPlan> {
   const { repository, target } = options;
   if (target.kind === "time" && target.utc.getTime() > (options.now ?? new Date()).getTime()) {
     throw new PitrRefusedError(`${describeTarget(target)} is in the future; pick a moment that has passed (or "latest").`);
   }
   const bases = await listBaseBackups(repository);
   if (bases.length === 0) throw new PitrRefusedError("There is no base backup to recover from: take one first (npm run backup -- --kinds base).");
-  const window = await computeRecoverableWindow({ archiveDir: repository.archiveDir, baseBackups: bases, pgBinDir: options.pgBinDir });
+  const window = await computeRecoverableWindow({
+    archiveDir: repository.archiveDir,
+    baseBackups: bases,
+    pgBinDir: options.pgBinDir,
+    identities: options.identities,
+  });
 
   let targetLsnText: string | undefined;
   if (target.kind === "lsn") targetLsnText = target.lsn;

@@ -81,7 +81,7 @@ export function restoreWalScript(): string {
  * may sit where that user cannot read, e.g. under /root), the server's log while it recovers, and
  * its socket. Lifeboat always keeps that log, whatever starts the server, to quote it on failure.
  */
-async function prepareWorkspace(dir: string, osUser: string): Promise<Workspace> {
+async function prepareWorkspace(dir: string, osUser: string, options: RunPitrOptions): Promise<Workspace> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const logDir = path.join(dir, "log");
   await mkdir(logDir, { recursive: true, mode: 0o700 });
@@ -95,10 +95,21 @@ async function prepareWorkspace(dir: string, osUser: string): Promise<Workspace>
     socketDir = await mkdtemp(path.join(os.tmpdir(), "lbsock-"));
     await handToOsUser(osUser, socketDir);
   }
-  return { dir, restoreWal, logDir, socketDir };
+  // An encrypted archive: the server's restore_command decrypts with a copy of the identity that
+  // lives only as long as the recovery (0600, the server's OS user).
+  let identity: string | undefined;
+  const encrypted = (await readdir(options.repository.archiveDir).catch(() => [] as string[])).some((n) => n.endsWith(".age"));
+  if (encrypted) {
+    if (!options.identities?.length)
+      throw new LifeboatError("ENCRYPTION", "The WAL archive is encrypted: set LIFEBOAT_AGE_IDENTITY_FILE to the key that decrypts it.");
+    identity = path.join(dir, "identity.txt");
+    await writeFile(identity, `${options.identities.join("\n")}\n`, { mode: 0o600, flag: "w" });
+    await handToOsUser(osUser, identity);
+  }
+  return { dir, restoreWal, logDir, socketDir, identity };
 }
 
-type Workspace = { dir: string; restoreWal: string; logDir: string; socketDir: string };
+type Workspace = { dir: string; restoreWal: string; logDir: string; socketDir: string; identity: string | undefined };
 
 /** Remove a workspace and its socket folder (when it had one of its own). */
 async function removeWorkspace(workspace: Workspace | undefined, dir: string): Promise<void> {
@@ -116,7 +127,13 @@ async function removeWorkspace(workspace: Workspace | undefined, dir: string): P
 function recoverySettings(options: RunPitrOptions, workspace: Workspace, port: number): Record<string, string | number | boolean> {
   const { plan } = options;
   const settings: Record<string, string | number | boolean> = {
-    restore_command: `${shellQuote(workspace.restoreWal)} ${shellQuote(options.repository.archiveDir)} %f %p`,
+    restore_command: [
+      shellQuote(workspace.restoreWal),
+      ...(workspace.identity ? ["--identity", shellQuote(workspace.identity)] : []),
+      shellQuote(options.repository.archiveDir),
+      "%f",
+      "%p",
+    ].join(" "),
     recovery_target_timeline: "latest",
     recovery_target_action: plan.target.kind === "latest" ? "promote" : "pause",
     port,
@@ -398,7 +415,7 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
   const warnings: string[] = [];
   let workspace: Workspace | undefined;
   try {
-    workspace = await prepareWorkspace(options.baseDir, osUser);
+    workspace = await prepareWorkspace(options.baseDir, osUser, options);
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
     if (await ensureOwnConfiguration(dataDir, osUser))
@@ -406,6 +423,8 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     await appendSettings(dataDir, { ...recoverySettings(options, workspace, options.port), archive_mode: "off", archive_command: "" });
     const connection = { ...options.connection, host: "127.0.0.1", port: options.port };
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, connection, [workspace.logDir, cluster.logFile], options);
+    // Promoted: recovery is over, and the instance keeps no copy of the key.
+    if (workspace.identity) await rm(workspace.identity, { force: true });
     if (journalId) await options.journal?.resolve(journalId);
     options.onPhase?.("counting rows in the recovered instance and the live database");
     const preview = await compareWithLive(connection, options.connection);
@@ -453,7 +472,7 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
   try {
     await rename(dataDir, aside);
     moved = true;
-    workspace = await prepareWorkspace(workspaceDir, osUser);
+    workspace = await prepareWorkspace(workspaceDir, osUser, options);
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
     // Keep the live configuration (port, archive_command, tuning), not the one from backup time.

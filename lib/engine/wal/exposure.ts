@@ -26,6 +26,8 @@ export async function measureExposure(options: {
   connection: PgConnection;
   archiveDir: string;
   pgBinDir?: string | undefined;
+  /** age identities, for an encrypted archive. */
+  identities?: string[] | undefined;
   now?: Date;
 }): Promise<WalExposure> {
   const server = await withClient(options.connection, async (c) => {
@@ -40,7 +42,7 @@ export async function measureExposure(options: {
   const timeline = parseInt(server.file.slice(0, 8), 16);
   const names = await readdir(options.archiveDir).catch(() => [] as string[]);
   const segments = names
-    .map((name) => ({ name, plain: name.replace(/\.zst$/, "") }))
+    .map((name) => ({ name, plain: name.replace(/(\.zst)?(\.age)?$/, "") }))
     .map((s) => ({ ...s, parsed: parseSegmentFileName(s.plain, segmentSize) }))
     .filter((s) => s.parsed?.timeline === timeline)
     .sort((a, b) => (a.parsed!.segno < b.parsed!.segno ? 1 : -1));

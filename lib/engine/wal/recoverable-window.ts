@@ -4,6 +4,9 @@ import os from "node:os";
 import { promisify } from "node:util";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { createReadStream, createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { decryptStream, EncryptionError } from "../crypto/age";
 import type { Manifest } from "../repository/manifest";
 import { PgToolError, runPgTool } from "../pg/run-pg-tool";
 import {
@@ -159,6 +162,8 @@ export type ComputeWindowOptions = {
   pgBinDir?: string | undefined;
   /** Follow this timeline (default: the newest one in the archive). */
   timeline?: number | undefined;
+  /** age identities, for an encrypted archive (segments stored as .age). */
+  identities?: string[] | undefined;
 };
 
 /**
@@ -169,11 +174,11 @@ export type ComputeWindowOptions = {
  */
 export async function computeRecoverableWindow(options: ComputeWindowOptions): Promise<RecoverableWindow> {
   const names = await readdir(options.archiveDir).catch(() => [] as string[]);
-  if (names.some((n) => n.endsWith(".zst"))) {
-    // pg_waldump reads plain segments only: decompress into a scratch folder first.
+  if (names.some((n) => n.endsWith(".zst") || n.endsWith(".age"))) {
+    // pg_waldump reads plain segments only: decompress (and decrypt) into a private scratch folder first.
     const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-wal-"));
     try {
-      const failures = await materializeArchive(options.archiveDir, scratch, names);
+      const failures = await materializeArchive(options.archiveDir, scratch, names, options.identities);
       const window = await computeRecoverableWindow({ ...options, archiveDir: scratch });
       return { ...window, problems: [...failures, ...window.problems] };
     } finally {
@@ -290,20 +295,32 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
   }
 }
 
-export async function materializeArchive(archiveDir: string, scratch: string, names: string[]): Promise<string[]> {
+export async function materializeArchive(archiveDir: string, scratch: string, names: string[], identities: string[] = []): Promise<string[]> {
   const failures: string[] = [];
+  if (names.some((n) => n.endsWith(".age")) && identities.length === 0) {
+    throw new EncryptionError("The WAL archive is encrypted: set LIFEBOAT_AGE_IDENTITY_FILE to the key that decrypts it.");
+  }
   for (const name of names) {
-    if (name.startsWith(".")) continue;
+    if (name.startsWith(".") || name.endsWith(".sha256")) continue;
     const source = path.join(archiveDir, name);
-    if (name.endsWith(".zst")) {
-      try {
+    try {
+      if (name.endsWith(".zst.age") || name.endsWith(".age")) {
+        const encrypted = name.endsWith(".zst.age");
+        const plainName = name.slice(0, encrypted ? -".zst.age".length : -".age".length);
+        const decrypted = path.join(scratch, encrypted ? `${plainName}.zst` : plainName);
+        await pipeline(await decryptStream(createReadStream(source), identities), createWriteStream(decrypted, { mode: 0o600 }));
+        if (encrypted) {
+          await execFileAsync("zstd", ["-dqf", "--rm", "-o", path.join(scratch, plainName), decrypted]);
+        }
+      } else if (name.endsWith(".zst")) {
         await execFileAsync("zstd", ["-dqf", "-o", path.join(scratch, name.slice(0, -4)), source]);
-      } catch {
-        await rm(path.join(scratch, name.slice(0, -4)), { force: true });
-        failures.push(`segment ${name} cannot be decompressed`);
+      } else {
+        await symlink(source, path.join(scratch, name));
       }
-    } else {
-      await symlink(source, path.join(scratch, name));
+    } catch {
+      const plainName = name.replace(/(\.zst)?(\.age)?$/, "");
+      await rm(path.join(scratch, plainName), { force: true });
+      failures.push(`segment ${name} cannot be ${name.endsWith(".age") ? "decrypted" : "decompressed"}`);
     }
   }
   return failures;
