@@ -24,7 +24,12 @@ runCli(async () => {
   try {
     const target = await resolveTarget({ env: session.env, db: session.meta?.db, name: opts.target });
     const stats = await sampleArchiver(target.connection, {
-      archive: { dir: target.repository.archiveDir, pgBinDir: session.env.PG_BIN_DIR, identities: await identities(session.env).catch(() => []) },
+      archive: {
+        dir: target.repository.archiveDir,
+        streamDir: target.repository.streamDir,
+        pgBinDir: session.env.PG_BIN_DIR,
+        identities: await identities(session.env).catch(() => []),
+      },
     });
     if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);
     if (!stats.healthy) await session.log.write("ERROR", "wal-status", { target: target.name, status: "FAILED", alert: stats.alert });

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -10,6 +10,7 @@ import { findFreePort } from "@/lib/engine/cluster/free-port";
 import { ManagedCluster } from "@/lib/engine/cluster/managed-cluster";
 import { handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { findPgBinary } from "@/lib/engine/pg/find-pg-binary";
+import { runPgTool } from "@/lib/engine/pg/run-pg-tool";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { LocalRepository } from "@/lib/engine/repository/repository";
 import { createTestMetadataDb, type TestMetadataDb } from "@/test/helpers/metadata-db";
@@ -256,5 +257,54 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
 
     await switchAndWait();
     expect((await status()).rpoExposureSeconds).toBe(0);
+  });
+
+  it("WAL streaming keeps the exposure under 5 s while pgbench writes, and saves the last commits when the server crashes", async () => {
+    const stream = spawn(tsx, [path.join(repo, "cli", "wal-stream.ts")], { cwd: repo, env, stdio: ["ignore", "ignore", "pipe"] });
+    let streamLog = "";
+    stream.stderr.setEncoding("utf8").on("data", (c: string) => (streamLog += c));
+    const status = async () =>
+      JSON.parse(
+        (await exec(tsx, [path.join(repo, "cli", "wal-status.ts"), "--json"], { cwd: repo, env, timeout: 60_000 }).catch((e: { stdout: string }) => e)).stdout,
+      ) as {
+        rpoExposureSeconds: number | null;
+      };
+    try {
+      const streamDir = path.join(work, "backups", "app", "stream");
+      for (let i = 0; i < 150 && !(await readdir(streamDir).catch(() => [] as string[])).some((n) => n.endsWith(".partial")); i++) await sleep(200);
+      expect(await readdir(streamDir), streamLog).toEqual(expect.arrayContaining([expect.stringMatching(/\.partial$/)]));
+
+      await runPgTool({ tool: "pgbench", args: ["-i", "-s", "2", "-q"], connection: app() });
+      const writing = runPgTool({ tool: "pgbench", args: ["-T", "12", "-c", "2", "-n"], connection: app() });
+      const exposures: (number | null)[] = [];
+      await sleep(2000);
+      for (let i = 0; i < 4; i++) {
+        exposures.push((await status()).rpoExposureSeconds);
+        await sleep(1500);
+      }
+      await writing;
+      expect(
+        exposures.every((e) => e !== null && e < 5),
+        `${JSON.stringify(exposures)}\n${streamLog}`,
+      ).toBe(true);
+
+      // A crash right after a commit (archive_timeout is an hour: nothing archived it): the stream has it.
+      await withClient(app(), (c) => c.query("insert into marker (v) values ('only-in-the-stream')"));
+      await sleep(1500);
+      await control.stop("immediate");
+      const folder = path.join(work, "after-crash");
+      const result = await cli(["pitr", "latest", "--to-new-instance", "--data-dir", folder, "--port", String(await findFreePort())]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/as WAL streaming received it/);
+      const port = Number(/Running on port (\d+)/.exec(result.stdout)![1]);
+      expect(await rows({ host: "127.0.0.1", port })).toContain("only-in-the-stream");
+      await new ManagedCluster({ dataDir: path.join(folder, "pgdata"), control: { method: "pg_ctl" }, logFile: path.join(folder, "postgres.log") }).stop(
+        "immediate",
+      );
+    } finally {
+      stream.kill("SIGTERM");
+      await new Promise((r) => stream.once("close", r));
+      await control.start().catch(() => undefined);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { describeTarget, parseRecoveryTarget, type RecoveryTarget } from "@/lib/
 import { pitrInPlace, pitrToNewInstance, type PitrOutcome } from "@/lib/engine/pitr/run-pitr";
 import { backupTimestamp } from "@/lib/engine/repository/artifact-kinds";
 import { switchAndWaitForArchive } from "@/lib/engine/wal/archive-now";
+import { adoptStreamedWal } from "@/lib/engine/wal/stream-wal";
 import { managedClusterOf } from "@/lib/targets/resolve-target";
 import { ZPitrRequest, type TPitrRequest } from "@/lib/validations/operations";
 import { identities } from "./settings";
@@ -38,7 +39,15 @@ async function archiveLatestWal(context: OperationContext): Promise<void> {
     });
   } catch (error) {
     if (context.signal.aborted) throw error;
-    context.warn(`${(error as Error).message.replace(/\.$/, "")} (the plan below shows what can be recovered).`);
+    // The server cannot close its segment (it crashed?): WAL streaming may hold that segment's commits.
+    const adopted = await adoptStreamedWal({
+      streamDir: context.repository.streamDir,
+      archiveDir: context.repository.archiveDir,
+      osUser: context.target.osUser,
+    }).catch(() => undefined);
+    context.warn(
+      `${(error as Error).message.replace(/\.$/, "")}${adopted ? `; the newest segment as WAL streaming received it (${adopted}) is used instead` : ""} (the plan below shows what can be recovered).`,
+    );
   }
 }
 

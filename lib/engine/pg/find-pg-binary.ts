@@ -13,6 +13,7 @@ export type PgToolName =
   | "pg_dumpall"
   | "pg_restore"
   | "pg_basebackup"
+  | "pg_receivewal"
   | "pg_verifybackup"
   | "pg_waldump"
   | "pg_controldata"

@@ -39,6 +39,8 @@ export interface Repository {
   readonly dir: string;
   readonly archiveDir: string;
   readonly baseDir: string;
+  /** Where WAL streaming (npm run wal:stream) writes the newest segment as it is written. */
+  readonly streamDir: string;
   prepare(): Promise<void>;
   prepareArchive(): Promise<void>;
   list(): Promise<RepositoryListing>;
@@ -76,6 +78,9 @@ export class LocalRepository implements Repository {
   }
   get baseDir(): string {
     return path.join(this.dir, "base");
+  }
+  get streamDir(): string {
+    return path.join(this.dir, "stream");
   }
 
   async prepare(): Promise<void> {

@@ -12,7 +12,9 @@ export class WalSwitchError extends LifeboatError {
 /** Whether the archive holds a segment, in any form Lifeboat stores it (plain, .zst, .age, .zst.age). */
 async function archived(archiveDir: string, segment: string): Promise<boolean> {
   const names = await readdir(archiveDir).catch(() => [] as string[]);
-  return names.some((n) => n === segment || (n.startsWith(`${segment}.`) && !n.endsWith(".partial") && !/\.[0-9A-F]{8}\.backup/.test(n)));
+  return names.some(
+    (n) => n === segment || (n.startsWith(`${segment}.`) && !n.endsWith(".partial") && !n.endsWith(".stream") && !/\.[0-9A-F]{8}\.backup/.test(n)),
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PgConnection } from "../pg/connection";
@@ -28,6 +28,8 @@ export async function measureExposure(options: {
   pgBinDir?: string | undefined;
   /** age identities, for an encrypted archive. */
   identities?: string[] | undefined;
+  /** Where WAL streaming writes (its .partial counts as safe). */
+  streamDir?: string | undefined;
   now?: Date;
 }): Promise<WalExposure> {
   const server = await withClient(options.connection, async (c) => {
@@ -40,32 +42,37 @@ export async function measureExposure(options: {
   });
   const segmentSize = Number(server.size);
   const timeline = parseInt(server.file.slice(0, 8), 16);
-  const names = await readdir(options.archiveDir).catch(() => [] as string[]);
-  const segments = names
-    .map((name) => ({ name, plain: name.replace(/(\.zst)?(\.age)?$/, "") }))
-    .map((s) => ({ ...s, parsed: parseSegmentFileName(s.plain, segmentSize) }))
-    .filter((s) => s.parsed?.timeline === timeline)
-    .sort((a, b) => (a.parsed!.segno < b.parsed!.segno ? 1 : -1));
+  const onTimeline = (names: string[], dir: string, strip: RegExp) =>
+    names
+      .map((name) => ({ name, dir, plain: name.replace(strip, "") }))
+      .map((s) => ({ ...s, parsed: parseSegmentFileName(s.plain, segmentSize) }))
+      .filter((s) => s.parsed?.timeline === timeline);
+  const archived = onTimeline(await readdir(options.archiveDir).catch(() => [] as string[]), options.archiveDir, /(\.zst)?(\.age)?$/);
+  // WAL streaming's newest segment counts as safe too: it is on the repository's disk already.
+  const streamed = options.streamDir ? onTimeline(await readdir(options.streamDir).catch(() => [] as string[]), options.streamDir, /\.partial$/) : [];
+  const segments = [...archived, ...streamed.filter((s) => s.name.endsWith(".partial") && !archived.some((a) => a.plain === s.plain))].sort((a, b) =>
+    a.parsed!.segno < b.parsed!.segno ? 1 : -1,
+  );
   const newest = segments[0];
   const current = parseLsn(server.lsn);
   if (!newest) return { lastArchivedSegment: null, lastArchivedCommitAt: null, unarchivedBytes: Number(current), exposureSeconds: 0 };
-  const archivedEnd = (newest.parsed!.segno + 1n) * BigInt(segmentSize);
-  const unarchivedBytes = current > archivedEnd ? Number(current - archivedEnd) : 0;
 
-  // The last commit and the highest transaction id in the newest few archived segments.
+  // The last commit, the highest transaction id and the end of the last record in the newest few segments.
   let lastCommit: Date | null = null;
   let maxXid: number | undefined;
+  let safeEnd = (newest.parsed!.segno + 1n) * BigInt(segmentSize);
   const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-exposure-"));
   try {
     const recent = segments.slice(0, 3);
-    await materializeArchive(
-      options.archiveDir,
-      scratch,
-      recent.map((s) => s.name),
-    );
+    for (const segment of recent) {
+      if (segment.dir === options.archiveDir) await materializeArchive(options.archiveDir, scratch, [segment.name], options.identities);
+      else await symlink(path.join(segment.dir, segment.name), path.join(scratch, segment.plain));
+    }
     for (const segment of recent) {
       const name = segmentFileName(timeline, segment.parsed!.segno, segmentSize);
       const scan = await scanSegments(scratch, timeline, name, name, options.pgBinDir).catch(() => undefined);
+      // A streamed segment is safe up to its last complete record, not to its (preallocated) end.
+      if (segment === newest && segment.dir !== options.archiveDir && scan?.lastRecordLsn !== undefined) safeEnd = scan.lastRecordLsn + 1n;
       if (maxXid === undefined && scan?.maxXid !== undefined) maxXid = scan.maxXid;
       if (scan?.lastCommit) {
         lastCommit = new Date(scan.lastCommit.time);
@@ -75,6 +82,7 @@ export async function measureExposure(options: {
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+  const unarchivedBytes = current > safeEnd ? Number(current - safeEnd) : 0;
   // Unarchived WAL without a new transaction id is checkpoints and housekeeping: nothing to lose.
   // A transaction id beyond the archive's highest means a write the archive does not hold yet.
   const lastAssigned = (Number(server.next) - 1 + 0x100000000) % 0x100000000;

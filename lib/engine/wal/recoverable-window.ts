@@ -174,7 +174,7 @@ export type ComputeWindowOptions = {
  */
 export async function computeRecoverableWindow(options: ComputeWindowOptions): Promise<RecoverableWindow> {
   const names = await readdir(options.archiveDir).catch(() => [] as string[]);
-  if (names.some((n) => n.endsWith(".zst") || n.endsWith(".age"))) {
+  if (names.some((n) => n.endsWith(".zst") || n.endsWith(".age") || n.endsWith(".stream"))) {
     // pg_waldump reads plain segments only: decompress (and decrypt) into a private scratch folder first.
     const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-wal-"));
     try {
@@ -311,6 +311,12 @@ export async function materializeArchive(archiveDir: string, scratch: string, na
         await pipeline(await decryptStream(createReadStream(source), identities), createWriteStream(decrypted, { mode: 0o600 }));
         if (encrypted) {
           await execFileAsync("zstd", ["-dqf", "--rm", "-o", path.join(scratch, plainName), decrypted]);
+        }
+      } else if (name.endsWith(".stream")) {
+        // A streamed newest segment stands in for the whole one until that is archived.
+        const plainName = name.slice(0, -".stream".length);
+        if (!names.some((n) => n === plainName || (n.startsWith(`${plainName}.`) && !n.endsWith(".stream") && !n.endsWith(".partial")))) {
+          await symlink(source, path.join(scratch, plainName));
         }
       } else if (name.endsWith(".zst")) {
         await execFileAsync("zstd", ["-dqf", "-o", path.join(scratch, name.slice(0, -4)), source]);

@@ -30,13 +30,21 @@ export const DEFAULT_RPO_SECONDS = 60 * 60;
  */
 export async function sampleArchiver(
   connection: PgConnection,
-  options: { rpoSeconds?: number; maxReady?: number; archive?: { dir: string; pgBinDir?: string | undefined; identities?: string[] | undefined } } = {},
+  options: {
+    rpoSeconds?: number;
+    maxReady?: number;
+    archive?: { dir: string; streamDir?: string | undefined; pgBinDir?: string | undefined; identities?: string[] | undefined };
+  } = {},
 ): Promise<ArchiverStats> {
   // The real exposure, from the archive (when Lifeboat can read it): commits not archived yet.
   const exposure = options.archive
-    ? await measureExposure({ connection, archiveDir: options.archive.dir, pgBinDir: options.archive.pgBinDir, identities: options.archive.identities }).catch(
-        () => undefined,
-      )
+    ? await measureExposure({
+        connection,
+        archiveDir: options.archive.dir,
+        pgBinDir: options.archive.pgBinDir,
+        identities: options.archive.identities,
+        streamDir: options.archive.streamDir,
+      }).catch(() => undefined)
     : undefined;
   return withClient(connection, async (client) => {
     const { rows } = await client.query<{
