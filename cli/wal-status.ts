@@ -9,7 +9,7 @@ import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { formatBytes } from "@/lib/format";
 import { identities } from "@/lib/operations/settings";
 import { resolveTarget } from "@/lib/targets/resolve-target";
-import { openCliSession, runCli } from "./context";
+import { openCliSession, runCli, warn } from "./context";
 
 const program = new Command("wal:status")
   .description("WAL archiving health of a target")
@@ -28,7 +28,10 @@ runCli(async () => {
         dir: target.repository.archiveDir,
         streamDir: target.repository.streamDir,
         pgBinDir: session.env.PG_BIN_DIR,
-        identities: await identities(session.env).catch(() => []),
+        identities: await identities(session.env).catch((error: unknown) => {
+          warn(`the archive cannot be decrypted: ${(error as Error).message}`);
+          return [];
+        }),
       },
     });
     if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);

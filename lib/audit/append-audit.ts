@@ -5,6 +5,7 @@ import { desc, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { auditLog } from "@/lib/db/schema";
 import { getEnv } from "@/lib/env";
+import { LifeboatError } from "@/lib/engine/errors";
 
 export type AuditEntry = {
   actorId?: number | null | undefined;
@@ -80,6 +81,13 @@ export async function appendAudit(db: Db, entry: AuditEntry, seal: AuditSeal = a
   const head = await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`);
     const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.id)).limit(1);
+    // Once the chain is sealed, an unsealed row would read as a rewrite: refuse to write one.
+    if (!seal.key && last && isKeyedHash(last.hash)) {
+      throw new LifeboatError(
+        "AUDIT_KEY_MISSING",
+        "The audit log is sealed, and this process has no key to seal its row with: set LIFEBOAT_AUDIT_KEY (as the dashboard has it).",
+      );
+    }
     const row = {
       at: new Date(),
       actorId: entry.actorId ?? null,

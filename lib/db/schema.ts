@@ -38,6 +38,12 @@ export const targets = pgTable("targets", {
   control: jsonb("control").$type<Record<string, unknown>>(),
   /** The OS user the server runs as. */
   osUser: text("os_user"),
+  /**
+   * HMAC (LIFEBOAT_SECRETS_KEY) over the name and the host fields above (data and configuration
+   * directories, control, OS user): they decide what Lifeboat runs and deletes on this host, so a
+   * row edited by anyone without the key is refused.
+   */
+  hostSeal: text("host_seal"),
   /** Path to the target app's schema.prisma, for JSON exports named after its models. */
   prismaSchemaPath: text("prisma_schema_path"),
   createdAt: createdAt(),

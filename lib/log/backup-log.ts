@@ -27,14 +27,6 @@ export class BackupLog {
     await appendFile(this.file, `${redactSecrets(line.replace(/[\r\n]+/g, " "), this.secrets)}\n`, { mode: 0o600 });
     await chmod(this.file, 0o600);
   }
-
-  succeeded(operation: string, fields: Record<string, string | number | boolean | null | undefined>) {
-    return this.write("INFO", operation, { status: "SUCCEEDED", ...fields });
-  }
-
-  failed(operation: string, fields: Record<string, string | number | boolean | null | undefined>) {
-    return this.write("ERROR", operation, { status: "FAILED", ...fields });
-  }
 }
 
 function formatValue(value: string): string {

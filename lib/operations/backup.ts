@@ -22,8 +22,15 @@ export async function defaultBackupKinds(context: OperationContext): Promise<Art
     () => undefined,
   );
   if (archived) {
-    const server = await readServerInfo(context.target.connection).catch(() => undefined);
-    if (server && server.archiveMode !== "off" && server.systemIdentifier === archived) kinds.push("base");
+    // This repository holds a WAL archive: say why a base backup is left out, if it is.
+    const server = await readServerInfo(context.target.connection).catch((error: unknown) => {
+      context.warn(`base backup skipped: the server's settings could not be read (${(error as Error).message})`);
+      return undefined;
+    });
+    if (server && server.archiveMode === "off") context.warn("base backup skipped: archive_mode is off on the server, so it could not be recovered from");
+    else if (server && server.systemIdentifier !== archived)
+      context.warn(`base backup skipped: the archive belongs to another cluster (${archived}), not this server (${server.systemIdentifier})`);
+    else if (server) kinds.push("base");
   }
   return kinds;
 }

@@ -1,23 +1,3 @@
-/**
- * Every operation Lifeboat runs, by kind. A new operation is a file in this folder (its kind,
- * permission, zod input, lock and engine call) plus its engine function, registered here; the CLI,
- * the worker and server actions all run it through runOperation.
- */
-import { backupOperation } from "./backup";
-import { pitrOperation } from "./pitr";
-import { restoreEnvOperation } from "./restore-env";
-import { restoreFullOperation } from "./restore-full";
-import { restoreJsonOperation } from "./restore-json";
-
-export const OPERATIONS = {
-  backup: backupOperation,
-  restore: restoreFullOperation,
-  "restore-json": restoreJsonOperation,
-  "restore-env": restoreEnvOperation,
-  pitr: pitrOperation,
-} as const;
-
-export type OperationKind = keyof typeof OPERATIONS;
-
+export { LOCKED_KINDS, OPERATIONS, type OperationKind } from "./registry";
 export { runOperation, type OperationOutcome, type RunOperationOptions } from "./run-operation";
 export type { Actor, OperationEvent, OperationServices } from "./types";

@@ -32,6 +32,13 @@ export async function acquireOperationLock(options: {
   let client: pg.PoolClient | undefined;
   if (options.meta) {
     client = await options.meta.pool.connect();
+    // pg-pool drops its own error listener on checkout: without one, a metadata database that goes
+    // away mid-operation would crash the process. The file lock still holds the target.
+    client.on("error", (error) => {
+      process.stderr.write(
+        `lifeboat: the metadata database connection holding ${options.target}'s advisory lock was lost (${error.message}); the lock file still holds the target\n`,
+      );
+    });
     const key = targetLockKey(options.target).toString();
     const { rows } = await client.query<{ ok: boolean }>("select pg_try_advisory_lock($1::bigint) as ok", [key]);
     if (!rows[0]?.ok) {

@@ -225,6 +225,14 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/port: must be 1 to 65535/);
     expect(result.stdout).not.toMatch(/base backup:/);
+    // A folder of someone's: never used (and so never removed) for a recovered instance.
+    const occupied = path.join(work, "occupied");
+    await mkdir(occupied);
+    await writeFile(path.join(occupied, "notes.txt"), "mine");
+    const refused = await cli(["pitr", "latest", "--to-new-instance", "--data-dir", occupied]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/is not empty; choose a new folder/);
+    expect(await readdir(occupied)).toEqual(["notes.txt"]);
     const future = await cli(["pitr", new Date(Date.now() + 3_600_000).toISOString(), "--to-new-instance"]);
     expect(future.code).toBe(1);
     expect(future.stderr).toMatch(/is in the future/);

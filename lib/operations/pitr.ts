@@ -54,7 +54,13 @@ async function archiveLatestWal(context: OperationContext): Promise<void> {
 async function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
   const target = recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE);
   await archiveLatestWal(context);
-  return planPitr({ repository: context.repository, target, pgBinDir: context.env.PG_BIN_DIR, identities: await identities(context.env) });
+  return planPitr({
+    repository: context.repository,
+    target,
+    pgBinDir: context.env.PG_BIN_DIR,
+    identities: await identities(context.env),
+    signal: context.signal,
+  });
 }
 
 /**
@@ -80,6 +86,13 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
   lock: true,
   confirmation: (input, target) =>
     input.mode === "in-place" ? { what: `Point-in-time recovery of ${target.name} in place`, database: target.connection.database } : undefined,
+  check: (context, input) => {
+    if (input.mode === "in-place" && !context.target.dataDir) {
+      throw new InvalidInputError(
+        `${context.target.name} is not a managed cluster (no data directory on this host: DB_DATA_DIR, or --data-dir of npm run target), so it cannot be recovered in place; recover into a new instance (--to-new-instance).`,
+      );
+    }
+  },
   // The plan (UTC instant, base backup, WAL to replay) is shown before anything is confirmed or changed.
   preview: (context, input) => plan(context, input),
   params: (input) => ({
@@ -88,11 +101,6 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
   }),
   run: async (context, input) => {
     const cluster = input.mode === "in-place" ? managedClusterOf(context.target, context.env.PG_BIN_DIR) : null;
-    if (input.mode === "in-place" && !cluster) {
-      throw new InvalidInputError(
-        `${context.target.name} is not a managed cluster (no data directory on this host: DB_DATA_DIR, or --data-dir of npm run target), so it cannot be recovered in place; recover into a new instance.`,
-      );
-    }
     // Planned again under the lock: the archive may have moved on since the preview.
     const thePlan = await plan(context, input);
     const common = {

@@ -31,6 +31,14 @@ export const restoreFullOperation: OperationDefinition<TRestoreRequest, RestoreF
   // The data is committed either way; a table whose rows do not match the manifest makes the run a failure.
   verdict: (result) => {
     const mismatches = result.rowCounts.filter((r) => !r.ok);
+    // A manifest without row counts leaves nothing to check the restore against: not a success.
+    if (!result.checked) {
+      return {
+        ok: false,
+        error: `${result.file}'s manifest holds no row counts, so the restore could not be checked`,
+        fields: { file: result.file, database: result.database },
+      };
+    }
     return {
       ok: mismatches.length === 0,
       error: mismatches.length

@@ -22,6 +22,7 @@ export const restoreJsonOperation: OperationDefinition<TRestoreJsonRequest, Rest
       fileName: input.file,
       tables: input.tables,
       identities: await identities(context.env),
+      lockTimeoutSeconds: context.env.LIFEBOAT_LOCK_TIMEOUT,
       signal: context.signal,
       onPhase: (phase) => context.progress(phase),
     }),

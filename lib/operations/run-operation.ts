@@ -20,6 +20,7 @@ import {
 } from "@/lib/jobs/run-records";
 import { managedClusterOf, resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
 import { acquireOperationLock, type OperationLock } from "./locks";
+import { LOCKED_KINDS } from "./registry";
 import type { Actor, OperationContext, OperationDefinition, OperationEvent, OperationServices, OperationStatus, OperationVerdict } from "./types";
 
 export class PermissionDeniedError extends LifeboatError {
@@ -27,9 +28,6 @@ export class PermissionDeniedError extends LifeboatError {
     super("FORBIDDEN", message);
   }
 }
-
-/** Operations that hold a target's lock: with the lock held, any other running run of these kinds on the target is dead. */
-export const LOCKED_KINDS = ["backup", "restore", "restore-json", "pitr", "verify", "cleanup"] as const;
 
 export type RunOperationOptions = {
   actor: Actor;
@@ -121,6 +119,7 @@ export async function runOperation<TInput extends { target?: string | undefined 
       emit,
     };
 
+    await definition.check?.(context, input);
     const needed = definition.confirmation?.(input, target);
     const preview = definition.preview ? await definition.preview(context, input) : undefined;
     if (definition.preview) emit({ type: "preview", data: preview });
@@ -207,7 +206,8 @@ export async function runOperation<TInput extends { target?: string | undefined 
 
   if (meta && runId !== undefined) {
     await finishRun(meta.db, runId, {
-      status: finalStatus as FinalStatus,
+      // A run record knows succeeded, failed, canceled and interrupted: a refusal is a failure.
+      status: (finalStatus === "invalid" || finalStatus === "denied" ? "failed" : finalStatus) as FinalStatus,
       error: message ?? null,
       stderr: stderr ? redactSecrets(String(stderr), secrets) : null,
       bytesDone: verdict?.bytes,

@@ -70,6 +70,8 @@ export type OperationDefinition<TInput extends { target?: string | undefined }, 
   lock: boolean;
   /** A destructive operation: the database name a person must type to confirm it, given the input. */
   confirmation?: ((input: TInput, target: ResolvedTarget) => { what: string; database: string } | undefined) | undefined;
+  /** Refuse input that cannot work for this target, before anything is looked at or changed. */
+  check?: ((context: OperationContext, input: TInput) => void | Promise<void>) | undefined;
   /** Read-only look before confirmation (e.g. the PITR plan), shown as a "preview" event. */
   preview?: ((context: OperationContext, input: TInput) => Promise<unknown>) | undefined;
   /** Parameters recorded on the run and in the audit row (never secrets). */

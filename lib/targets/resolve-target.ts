@@ -6,10 +6,10 @@ import type { TEnv } from "@/lib/env";
 import { InvalidInputError, LifeboatError, UntrustedDataError } from "@/lib/engine/errors";
 import type { PgConnection } from "@/lib/engine/pg/connection";
 import { ManagedCluster, parseControl, type ClusterControl } from "@/lib/engine/cluster/managed-cluster";
-import { isTargetName } from "@/lib/engine/repository/artifact-kinds";
+import { isTargetName, TARGET_NAME_RULE } from "@/lib/engine/repository/artifact-kinds";
 import { LocalRepository, type Repository } from "@/lib/engine/repository/repository";
 import { defaultTargetConnection, upsertDefaultTarget } from "./default-target";
-import { resolveTargetPassword } from "./target-secrets";
+import { hasHostFields, hostFieldsSealed, resolveTargetPassword } from "./target-secrets";
 
 /** A target as every caller (CLI, worker, pages) uses it: connection, repository, and what this host manages of it. */
 export type ResolvedTarget = {
@@ -43,7 +43,7 @@ export class TargetNotFoundError extends LifeboatError {
 export async function resolveTarget(options: { env: TEnv; db?: Db | undefined; name?: string | undefined }): Promise<ResolvedTarget> {
   const { env, db } = options;
   const name = options.name ?? env.DB_TARGET_NAME;
-  if (!isTargetName(name)) throw new InvalidInputError(`${JSON.stringify(name)} is not a target name (lowercase letters, digits, '-' and '_').`);
+  if (!isTargetName(name)) throw new InvalidInputError(`${JSON.stringify(name)} is not a target name (${TARGET_NAME_RULE}).`);
   const repository = new LocalRepository(env.BACKUP_DIR, name);
   if (name === env.DB_TARGET_NAME) {
     const row = db ? await upsertDefaultTarget(db, env) : undefined;
@@ -72,6 +72,14 @@ export async function resolveTarget(options: { env: TEnv; db?: Db | undefined; n
 
 function fromRow(row: Target, env: TEnv, repository: Repository): ResolvedTarget {
   if (!isTargetName(row.name)) throw new UntrustedDataError(`A target row has an invalid name ${JSON.stringify(row.name)}; refusing it.`);
+  // Data directory, control commands and OS user decide what Lifeboat runs and deletes on this host:
+  // only rows sealed by `npm run target -- add` (with LIFEBOAT_SECRETS_KEY) may carry them.
+  const host = { name: row.name, dataDir: row.dataDir, configDir: row.configDir, control: row.control, osUser: row.osUser };
+  if (hasHostFields(host) && !hostFieldsSealed(host, row.hostSeal, env.LIFEBOAT_SECRETS_KEY)) {
+    throw new UntrustedDataError(
+      `Target ${row.name}'s cluster settings (data directory, control, OS user) were changed outside Lifeboat (their seal does not match); refusing the target. Set them again with npm run target -- add.`,
+    );
+  }
   const password = resolveTargetPassword(
     row.passwordRef,
     { name: row.name, host: row.host, port: row.port, user: row.username, isDefault: false },

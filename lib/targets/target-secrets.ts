@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { PASSWORD_VARIABLE, readPasswordVariable } from "@/lib/env";
 import { LifeboatError, UntrustedDataError } from "@/lib/engine/errors";
 
@@ -29,6 +29,31 @@ function key(secretsKey: string | undefined): Buffer {
 
 function associatedData(binding: SecretBinding): Buffer {
   return Buffer.from(JSON.stringify([binding.name, binding.host, binding.port, binding.user]));
+}
+
+/** The fields of a target row that act on this host (commands it runs, folders it moves). */
+export type HostFields = { name: string; dataDir: string | null; configDir: string | null; control: unknown; osUser: string | null };
+
+export function hasHostFields(fields: HostFields): boolean {
+  return fields.dataDir !== null || fields.configDir !== null || (fields.control !== null && fields.control !== undefined) || fields.osUser !== null;
+}
+
+/** Seal a target's host fields (HMAC-SHA256 under LIFEBOAT_SECRETS_KEY). */
+export function sealHostFields(fields: HostFields, secretsKey: string | undefined): string {
+  const content = JSON.stringify([fields.name, fields.dataDir, fields.configDir, fields.control ?? null, fields.osUser]);
+  return `hmac:v1:${createHmac("sha256", key(secretsKey)).update(content).digest("base64url")}`;
+}
+
+/** Whether a row's host fields still carry the seal they were stored with. */
+export function hostFieldsSealed(fields: HostFields, seal: string | null, secretsKey: string | undefined): boolean {
+  if (!seal) return false;
+  try {
+    const expected = Buffer.from(sealHostFields(fields, secretsKey));
+    const actual = Buffer.from(seal);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  } catch {
+    return false;
+  }
 }
 
 export function encryptTargetPassword(password: string, binding: SecretBinding, secretsKey: string | undefined): string {

@@ -1,14 +1,11 @@
 import { z } from "zod";
-import { ARTIFACT_KINDS } from "@/lib/engine/repository/artifact-kinds";
+import { ARTIFACT_KINDS, TARGET_NAME, TARGET_NAME_RULE } from "@/lib/engine/repository/artifact-kinds";
 
 /**
  * Inputs of the operations, shared by the CLI, the worker, server actions and forms. Every
  * field a person or a request can set is checked here, before anything runs.
  */
-const targetName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be a target name (lowercase letters, digits, '-' and '_')")
-  .optional();
+const targetName = z.string().regex(TARGET_NAME, `must be a target name (${TARGET_NAME_RULE})`).optional();
 
 /** A file name in the target's folder (the path checks happen in the repository), or "latest". */
 const artifactName = z

@@ -7,7 +7,7 @@ import { writeFullDump, writeSchemaDump } from "../logical/write-dump";
 import { writeBaseBackup } from "../physical/write-base-backup";
 import { findPgBinary, type PgToolName } from "../pg/find-pg-binary";
 import { preflightClientTool } from "../pg/preflight";
-import { withClient, type ServerInfo } from "../pg/server-info";
+import { withClusterFunction, type ServerInfo } from "../pg/server-info";
 import { artifactFileName, type ArtifactKind } from "../repository/artifact-kinds";
 import type { Repository } from "../repository/repository";
 import { buildManifest } from "./build-manifest";
@@ -80,7 +80,12 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
     return { timestamp, restorePoint: null, artifacts, warnings };
   }
 
-  const restorePoint = await createRestorePoint(target, `lifeboat_${target.name}_${timestamp}`);
+  // A named restore point marks the moment of this set for a later PITR: taken right after the
+  // snapshot (the logical kinds' moment) or, without one, before the other kinds.
+  let restorePoint: string | null = null;
+  const markMoment = async () => {
+    restorePoint ??= await createRestorePoint(target, `lifeboat_${target.name}_${timestamp}`);
+  };
   const produce = async (kind: ArtifactKind, snapshot?: Snapshot, rowCounts?: Record<string, number>) => {
     throwIfAborted(options.signal);
     const started = new Date();
@@ -148,6 +153,7 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
             onWaiting: (message) => options.onProgress?.({ kind: snapshotKinds[0]!, phase: message }),
           },
           async (snapshot) => {
+            await markMoment();
             options.onProgress?.({ kind: snapshotKinds[0]!, phase: "counting rows" });
             const rowCounts = await countRows(snapshot.client, snapshot.tables);
             for (const kind of snapshotKinds) await produce(kind, snapshot, rowCounts);
@@ -159,7 +165,9 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
         failAll(snapshotKinds, error);
       }
     }
-    for (const kind of kinds.filter((k) => !SNAPSHOT_KINDS.includes(k))) await produce(kind);
+    const others = kinds.filter((k) => !SNAPSHOT_KINDS.includes(k));
+    if (others.length) await markMoment();
+    for (const kind of others) await produce(kind);
   } catch (error) {
     // Cancelled (or Lifeboat stopped): the set leaves nothing behind, not even the kinds it finished.
     for (const artifact of artifacts) if (artifact.ok) await repository.discard(artifact.file);
@@ -188,13 +196,8 @@ function toolsFor(kinds: readonly ArtifactKind[]): PgToolName[] {
  * restores by a non-superuser). Tried there first, then in the target's database.
  */
 async function createRestorePoint(target: BackupTarget, name: string): Promise<string | null> {
-  for (const database of ["postgres", target.connection.database]) {
-    try {
-      await withClient({ ...target.connection, database }, (client) => client.query("select pg_create_restore_point($1)", [name]));
-      return name;
-    } catch {
-      // no privilege here (or no such database): try the next place
-    }
-  }
-  return null;
+  return withClusterFunction(target.connection, (client) => client.query("select pg_create_restore_point($1)", [name])).then(
+    () => name,
+    () => null, // no privilege: the set has no named moment, and its manifest says so (restorePoint null)
+  );
 }

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, readlink, realpath } from "node:fs/promises";
 import path from "node:path";
 import { LifeboatError } from "../errors";
 import { findPgBinary } from "../pg/find-pg-binary";
@@ -83,7 +83,11 @@ export class ManagedCluster {
     const text = await readFile(path.join(this.dataDir, "postmaster.pid"), "utf8").catch(() => undefined);
     const pid = Number(text?.split("\n")[0]);
     if (!Number.isInteger(pid) || pid <= 1) return undefined;
-    return isRecordedProcessAlive({ pid }) ? pid : undefined;
+    if (!isRecordedProcessAlive({ pid })) return undefined;
+    // A stale postmaster.pid whose number was reused: the postmaster works in its data directory.
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+    if (cwd !== undefined && cwd !== (await realpath(this.dataDir).catch(() => this.dataDir))) return undefined;
+    return pid;
   }
 
   async isRunning(): Promise<boolean> {

@@ -1,9 +1,6 @@
-import { execFile } from "node:child_process";
 import { chown } from "node:fs/promises";
-import { promisify } from "node:util";
 import { LifeboatError } from "../errors";
-
-const execFileAsync = promisify(execFile);
+import { execChild } from "../process/spawn-child";
 
 /** PostgreSQL refuses to run as root; when Lifeboat runs as root, clusters run as this OS user unless a target names another. */
 export const CLUSTER_OS_USER = "postgres";
@@ -22,7 +19,10 @@ export function osUser(name: string = CLUSTER_OS_USER): Promise<OsUser> {
   if (!found) {
     found = (async () => {
       try {
-        const [{ stdout: uid }, { stdout: gid }] = await Promise.all([execFileAsync("id", ["-u", name]), execFileAsync("id", ["-g", name])]);
+        const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+          execChild("id", ["-u", name], { timeoutMs: 10_000 }),
+          execChild("id", ["-g", name], { timeoutMs: 10_000 }),
+        ]);
         return { uid: Number(uid.trim()), gid: Number(gid.trim()), name };
       } catch (error) {
         throw new LifeboatError(

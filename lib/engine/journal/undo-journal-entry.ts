@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { ManagedCluster } from "../cluster/managed-cluster";
 import { UntrustedDataError } from "../errors";
-import { dropDatabase } from "../logical/restore-full";
+import { dropDatabase, isCreatedByLifeboat } from "../logical/restore-full";
 import type { PgConnection } from "../pg/connection";
-import { PITR_INSTANCE_MARKER, putBackDataDirectory } from "../pitr/run-pitr";
+import { finishInPlaceRecovery, PITR_INSTANCE_MARKER, putBackDataDirectory } from "../pitr/run-pitr";
 import type { JournalEntry } from "../repository/target-lock";
 
 export type UndoContext = {
@@ -31,6 +31,9 @@ export async function undoJournalEntry(entry: JournalEntry, context: UndoContext
       if (typeof database !== "string" || database === context.connection.database || ["postgres", "template0", "template1"].includes(database)) {
         throw new UntrustedDataError(`refusing to drop database ${JSON.stringify(database)} named by the lock's journal`);
       }
+      if (!(await isCreatedByLifeboat(context.connection, database).catch(() => false))) {
+        return `database ${JSON.stringify(database)} named by the lock's journal is gone or was not made by a restore; left alone`;
+      }
       await dropDatabase(context.connection, database);
       return `dropped database ${JSON.stringify(database)}, which an interrupted restore had created`;
     }
@@ -48,7 +51,12 @@ export async function undoJournalEntry(entry: JournalEntry, context: UndoContext
         pgBinDir: context.pgBinDir,
       });
       await instance.stop("immediate");
-      await rm(baseDir, { recursive: true, force: true });
+      // The folder was new or empty when the recovery began: all it holds is the recovery's.
+      if (entry.created === false) {
+        for (const name of await readdir(baseDir)) await rm(path.join(baseDir, name), { recursive: true, force: true });
+      } else {
+        await rm(baseDir, { recursive: true, force: true });
+      }
       return `stopped and removed the half-recovered instance in ${baseDir}`;
     }
     case "pitr-in-place": {
@@ -67,6 +75,18 @@ export async function undoJournalEntry(entry: JournalEntry, context: UndoContext
       return hadAside
         ? `an in-place recovery was interrupted: the previous data directory was put back${wasRunning ? " and started" : ""}`
         : `an in-place recovery was interrupted before the data directory moved${wasRunning ? "; the cluster was started again" : ""}`;
+    }
+    case "pitr-finish": {
+      const { dataDir, workspace } = entry;
+      const cluster = context.cluster;
+      if (typeof dataDir !== "string" || !cluster || path.resolve(dataDir) !== path.resolve(cluster.dataDir)) {
+        throw new UntrustedDataError("the lock's journal names a data directory that is not this target's");
+      }
+      await finishInPlaceRecovery(cluster);
+      if (typeof workspace === "string" && path.dirname(workspace) === path.dirname(dataDir) && path.basename(workspace).startsWith(".lifeboat-pitr-")) {
+        await rm(workspace, { recursive: true, force: true });
+      }
+      return "an in-place recovery had finished but not restarted: it was restarted with its live configuration";
     }
     default:
       throw new UntrustedDataError(`unknown action ${JSON.stringify(entry.action)} in the lock's journal`);

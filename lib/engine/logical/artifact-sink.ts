@@ -17,7 +17,6 @@ export type ArtifactSink = {
  */
 export async function openArtifactSink(file: string, options: { gzip?: boolean; recipients?: string[] | undefined }): Promise<ArtifactSink> {
   const input = new PassThrough();
-  const stages: (Readable | Writable)[] = [input];
   let source: Readable = input;
   if (options.gzip) {
     const gzip = createGzip({ level: 6 });
@@ -25,11 +24,23 @@ export async function openArtifactSink(file: string, options: { gzip?: boolean; 
     input.once("error", (e) => gzip.destroy(e));
   }
   if (options.recipients?.length) source = await encryptStream(source, options.recipients);
-  stages.push(source);
   const done = pipeline(source, createWriteStream(file, { mode: 0o600, flags: "wx" }));
   // Surface a write failure (disk full) to whoever is still writing.
   done.catch((error: unknown) => input.destroy(error as Error));
   return { input, done };
+}
+
+/**
+ * Stream a whole source (a tool's stdout, a tar stream) into a new artifact file. A failing
+ * source fails the sink too (never a wait without end), and a failing write stops the source.
+ */
+export async function streamIntoFile(
+  source: Readable | AsyncIterable<Buffer>,
+  file: string,
+  options: { gzip?: boolean; recipients?: string[] | undefined },
+): Promise<void> {
+  const sink = await openArtifactSink(file, options);
+  await Promise.all([pipeline(source, sink.input), sink.done]);
 }
 
 /** Write respecting backpressure. */

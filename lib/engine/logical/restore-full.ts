@@ -18,6 +18,8 @@ export type RestoreFullResult = {
   database: string;
   createdDatabase: boolean;
   rowCounts: RowCountCheck[];
+  /** Whether the manifest held row counts to check against (every manifest Lifeboat writes does). */
+  checked: boolean;
   durationMs: number;
 };
 
@@ -107,7 +109,7 @@ export async function restoreFullBackup(options: RestoreFullOptions): Promise<Re
 
   options.onPhase?.("counting rows");
   const rowCounts = await compareRowCounts(connection, manifest.tableRowCounts ?? {});
-  return { file: path.basename(file), database, createdDatabase, rowCounts, durationMs: Date.now() - started };
+  return { file: path.basename(file), database, createdDatabase, rowCounts, checked: manifest.tableRowCounts !== undefined, durationMs: Date.now() - started };
 }
 
 export async function compareRowCounts(connection: PgConnection, expected: Record<string, number>): Promise<RowCountCheck[]> {
@@ -131,8 +133,22 @@ async function assertCanCreateDatabase(connection: PgConnection, name: string): 
   });
 }
 
+/** Marks a database a restore created, so an undo never drops one it did not make. */
+export const CREATED_BY_LIFEBOAT = "lifeboat: created for a restore";
+
 async function createEmptyDatabase(connection: PgConnection, name: string): Promise<void> {
-  await withClient(connection, (client) => client.query(`create database ${pg.escapeIdentifier(name)}`));
+  await withClient(connection, async (client) => {
+    await client.query(`create database ${pg.escapeIdentifier(name)}`);
+    await client.query(`comment on database ${pg.escapeIdentifier(name)} is ${pg.escapeLiteral(CREATED_BY_LIFEBOAT)}`);
+  });
+}
+
+/** Whether a database carries the mark of one a restore created. */
+export async function isCreatedByLifeboat(connection: PgConnection, name: string): Promise<boolean> {
+  return withClient(connection, async (client) => {
+    const { rows } = await client.query<{ c: string | null }>("select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1", [name]);
+    return rows[0]?.c === CREATED_BY_LIFEBOAT;
+  });
 }
 
 export async function dropDatabase(connection: PgConnection, name: string): Promise<void> {

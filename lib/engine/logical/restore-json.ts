@@ -7,7 +7,7 @@ import pg from "pg";
 import { decryptStream } from "../crypto/age";
 import type { PgConnection } from "../pg/connection";
 import { withClient } from "../pg/server-info";
-import { RestoreRefusedError, throwIfAborted } from "../errors";
+import { LifeboatError, RestoreRefusedError, throwIfAborted } from "../errors";
 import type { Repository } from "../repository/repository";
 import { listColumns } from "./catalog-queries";
 import { JSON_EXPORT_FORMAT, type JsonExportColumn, type JsonExportHeader, type JsonExportTable } from "./export-json";
@@ -19,6 +19,8 @@ export type RestoreJsonOptions = {
   /** Restore only these tables (by table name, model name or schema.table); all when omitted. */
   tables?: string[] | undefined;
   identities?: string[] | undefined;
+  /** Give up after waiting this long for a table lock the application holds. */
+  lockTimeoutSeconds?: number | undefined;
   signal?: AbortSignal | undefined;
   onPhase?: ((phase: string) => void) | undefined;
 };
@@ -65,7 +67,9 @@ export async function restoreJsonExport(options: RestoreJsonOptions): Promise<Re
       const onAbort = () => void client.end().catch(() => undefined);
       options.signal?.addEventListener("abort", onAbort, { once: true });
       await client.query("begin");
+      const lockTimeout = options.lockTimeoutSeconds ?? 300;
       try {
+        await client.query(`set local lock_timeout = '${lockTimeout}s'`);
         // The line reader is created only now: lines emitted before iteration starts would be lost.
         const states = await loadIntoTempTables(client, createInterface({ input: plain, crlfDelay: Infinity }), options.tables, options.signal);
         const selected = states.filter((s) => s.selected);
@@ -77,6 +81,14 @@ export async function restoreJsonExport(options: RestoreJsonOptions): Promise<Re
       } catch (error) {
         await client.query("rollback").catch(() => undefined);
         throwIfAborted(options.signal);
+        if ((error as { code?: string }).code === "55P03") {
+          throw new LifeboatError(
+            "LOCK_TIMEOUT",
+            `The restore waited ${lockTimeout} s for tables the application holds locked and gave up; nothing was changed. Stop the application (or its long transaction) and try again.`,
+            {},
+            { cause: error },
+          );
+        }
         throw error;
       } finally {
         options.signal?.removeEventListener("abort", onAbort);

@@ -1,6 +1,6 @@
 import { runPgTool } from "../pg/run-pg-tool";
 import type { ArtifactWriter, WriterInput } from "../backup/types";
-import { openArtifactSink } from "./artifact-sink";
+import { streamIntoFile } from "./artifact-sink";
 
 /**
  * pg_dump in the set's snapshot: the full dump (custom format, or directory format with parallel
@@ -18,11 +18,7 @@ async function runDump(input: WriterInput, args: string[], watch: boolean): Prom
       pgBinDir: settings.pgBinDir,
       signal: input.signal,
       onProgress,
-      stdoutConsumer: async (stdout) => {
-        const sink = await openArtifactSink(staged.tempPath, { recipients });
-        stdout.pipe(sink.input);
-        await sink.done;
-      },
+      stdoutConsumer: (stdout) => streamIntoFile(stdout, staged.tempPath, { recipients }),
     });
     return;
   }

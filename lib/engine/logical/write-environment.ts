@@ -6,7 +6,7 @@ import { LifeboatError } from "../errors";
 import { runPgTool } from "../pg/run-pg-tool";
 import { withClient } from "../pg/server-info";
 import { tempPath } from "../repository/files";
-import { openArtifactSink } from "./artifact-sink";
+import { streamIntoFile } from "./artifact-sink";
 
 /**
  * The environment backup: the configured application files, postgresql.conf and pg_hba.conf, and
@@ -55,9 +55,7 @@ export const writeEnvironment: ArtifactWriter = async (input) => {
     names.push("README.txt");
 
     input.progress("encrypting");
-    const sink = await openArtifactSink(input.staged.tempPath, { recipients: input.recipients });
-    createTar({ cwd: staging, portable: true }, names).pipe(sink.input);
-    await sink.done;
+    await streamIntoFile(createTar({ cwd: staging, portable: true }, names), input.staged.tempPath, { recipients: input.recipients });
     return { compression: "none", toolVersions: { pg_dumpall: input.toolVersions.pg_dumpall ?? input.toolVersions.pg_dump ?? "unknown" }, notes };
   } finally {
     await rm(staging, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { isRecordedProcessAlive } from "../process/spawn-child";
 import type { PgConnection } from "./connection";
 
 const PREFIX = "lifeboat-pass-";
@@ -13,20 +14,11 @@ export async function sweepStalePassfiles(tempRoot = os.tmpdir()): Promise<numbe
   let removed = 0;
   for (const name of await readdir(tempRoot).catch(() => [] as string[])) {
     const pid = Number(/^lifeboat-pass-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    if (!pid || pid === process.pid || isRecordedProcessAlive({ pid })) continue;
     await rm(path.join(tempRoot, name), { recursive: true, force: true });
     removed += 1;
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Escape a field for a .pgpass line: backslash and colon are the only special characters. */

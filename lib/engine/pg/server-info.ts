@@ -78,3 +78,25 @@ export async function readServerInfo(connection: PgConnection): Promise<ServerIn
     };
   });
 }
+
+/** wal_segment_size of the server, in bytes (the setting's unit varies with how it is shown). */
+export const WAL_SEGMENT_SIZE_SQL =
+  "(select setting::bigint * (case unit when 'B' then 1 when 'kB' then 1024 when 'MB' then 1048576 else 1 end) from pg_settings where name = 'wal_segment_size')";
+
+/**
+ * Run a cluster-wide function (pg_switch_wal, pg_create_restore_point) whose EXECUTE grant belongs
+ * in the `postgres` database — granted in the application's database it would land in every dump
+ * of it and break restores by a non-superuser. Tried there first, then in the target's database;
+ * the last error is thrown when both refuse.
+ */
+export async function withClusterFunction<T>(connection: PgConnection, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (const database of ["postgres", connection.database]) {
+    try {
+      return await withClient({ ...connection, database }, fn);
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}

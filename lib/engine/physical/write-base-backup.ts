@@ -2,9 +2,9 @@ import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ArtifactWriter, WriterInput } from "../backup/types";
 import { LifeboatError } from "../errors";
-import { openArtifactSink } from "../logical/artifact-sink";
+import { streamIntoFile } from "../logical/artifact-sink";
 import { runPgTool } from "../pg/run-pg-tool";
-import { withClient } from "../pg/server-info";
+import { WAL_SEGMENT_SIZE_SQL, withClient } from "../pg/server-info";
 import { execChild } from "../process/spawn-child";
 import { folderSize } from "../repository/walk";
 
@@ -25,9 +25,7 @@ const ARCHIVE_WAIT_MS = 10 * 60 * 1000;
 
 async function walSegmentSize(input: WriterInput): Promise<number> {
   return withClient(input.target.connection, async (c) => {
-    const { rows } = await c.query<{ size: string }>(
-      "select setting::bigint * (case unit when 'B' then 1 when 'kB' then 1024 when 'MB' then 1048576 else 1 end) as size from pg_settings where name = 'wal_segment_size'",
-    );
+    const { rows } = await c.query<{ size: string }>(`select ${WAL_SEGMENT_SIZE_SQL} as size`);
     return Number(rows[0]?.size ?? 16 * 1024 * 1024);
   });
 }
@@ -57,23 +55,28 @@ export const writeBaseBackup: ArtifactWriter = async (input) => {
     }
     const phase = "streaming the data directory (zstd, age)";
     input.progress(phase);
-    const deadline = AbortSignal.timeout(ARCHIVE_WAIT_MS);
+    // Once the data is written, pg_basebackup waits for the archiver to take the backup's WAL:
+    // that wait, and only that, has a deadline.
+    const archiveWait = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
     try {
       await runPgTool({
         tool: "pg_basebackup",
         args: ["--pgdata=-", "--format=tar", "--wal-method=none", "--compress=client-zstd:level=3", ...common],
         connection: target.connection,
         pgBinDir: settings.pgBinDir,
-        signal: input.signal ? AbortSignal.any([input.signal, deadline]) : deadline,
+        signal: input.signal ? AbortSignal.any([input.signal, archiveWait.signal]) : archiveWait.signal,
         onProgress: (p) => input.progress(phase, { bytes: p.bytes }),
         stdoutConsumer: async (stdout) => {
-          const sink = await openArtifactSink(path.join(staged.tempPath, BASE_STREAM_FILE), { recipients: input.recipients });
-          stdout.pipe(sink.input);
-          await sink.done;
+          stdout.once("end", () => {
+            input.progress("waiting for the archiver to take the backup's WAL");
+            timer = setTimeout(() => archiveWait.abort(), ARCHIVE_WAIT_MS);
+          });
+          await streamIntoFile(stdout, path.join(staged.tempPath, BASE_STREAM_FILE), { recipients: input.recipients });
         },
       });
     } catch (error) {
-      if (deadline.aborted && !input.signal?.aborted) {
+      if (archiveWait.signal.aborted && !input.signal?.aborted) {
         throw new LifeboatError(
           "ARCHIVE_WAIT_TIMEOUT",
           `pg_basebackup waited ${ARCHIVE_WAIT_MS / 60_000} minutes for the archiver to take the backup's WAL; check archiving (npm run wal:status).`,
@@ -82,6 +85,8 @@ export const writeBaseBackup: ArtifactWriter = async (input) => {
         );
       }
       throw error;
+    } finally {
+      if (timer) clearTimeout(timer);
     }
     return {
       compression: "zstd:3 (pg_basebackup client)",

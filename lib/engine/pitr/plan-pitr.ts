@@ -44,6 +44,7 @@ export async function planPitr(options: {
   pgBinDir?: string | undefined;
   /** age identities, for an encrypted WAL archive. */
   identities?: string[] | undefined;
+  signal?: AbortSignal | undefined;
   now?: Date;
 }): Promise<PitrPlan> {
   const { repository, target } = options;
@@ -57,6 +58,7 @@ export async function planPitr(options: {
     baseBackups: bases,
     pgBinDir: options.pgBinDir,
     identities: options.identities,
+    signal: options.signal,
   });
 
   let targetLsnText: string | undefined;

@@ -3,7 +3,6 @@ import { appendFile, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename,
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { findFreePort } from "../cluster/free-port";
 import { confValue, shellQuote } from "../cluster/local-cluster";
 import { ManagedCluster } from "../cluster/managed-cluster";
@@ -13,7 +12,9 @@ import { LifeboatError, throwIfAborted } from "../errors";
 import { countRows, listTables } from "../logical/catalog-queries";
 import { BASE_STREAM_FILE } from "../physical/write-base-backup";
 import type { PgConnection } from "../pg/connection";
+import { PgToolError, runPgTool } from "../pg/run-pg-tool";
 import { connectionErrorMessage, withClient } from "../pg/server-info";
+import { binScript } from "../process/bin-script";
 import { ChildProcessError, execChild, signalChildGroup, spawnChild } from "../process/spawn-child";
 import type { Repository } from "../repository/repository";
 import type { Journal } from "../repository/target-lock";
@@ -70,10 +71,9 @@ export type RunPitrOptions = {
   startTimeoutMs?: number | undefined;
 };
 
-/** bin/restore-wal of this installation: beside this source tree, or (bundled) under the working folder. */
+/** bin/restore-wal of this installation. */
 export function restoreWalScript(): string {
-  const beside = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "restore-wal");
-  return existsSync(beside) ? beside : path.resolve("bin", "restore-wal");
+  return binScript("restore-wal");
 }
 
 /**
@@ -399,10 +399,13 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
   const started = Date.now();
   const osUser = options.osUser ?? CLUSTER_OS_USER;
   const dataDir = path.join(options.baseDir, "pgdata");
-  if (existsSync(path.join(dataDir, "PG_VERSION")))
-    throw new PitrFailedError(`${options.baseDir} already holds a cluster; choose a new folder (nothing was changed).`);
-  const created = !existsSync(options.baseDir);
-  const journalId = await options.journal?.record({ action: "remove-pitr-instance", baseDir: options.baseDir });
+  // Only a new or empty folder: a failed (or interrupted) attempt then removes all of it, and
+  // nothing of the person's is ever touched.
+  const existing = await readdir(options.baseDir).catch(() => undefined);
+  if (existing && existing.length > 0)
+    throw new PitrFailedError(`${options.baseDir} is not empty; choose a new folder for the recovered instance (nothing was changed).`);
+  const created = existing === undefined;
+  const journalId = await options.journal?.record({ action: "remove-pitr-instance", baseDir: options.baseDir, created });
   await mkdir(options.baseDir, { recursive: true, mode: 0o700 });
   await writeFile(path.join(options.baseDir, PITR_INSTANCE_MARKER), `${new Date().toISOString()}\n`, { mode: 0o600 });
   const cluster = new ManagedCluster({
@@ -415,6 +418,7 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
   const warnings: string[] = [];
   let workspace: Workspace | undefined;
   try {
+    await verifyBaseBackup(options);
     workspace = await prepareWorkspace(options.baseDir, osUser, options);
     options.onPhase?.("copying the base backup");
     await layDownBaseBackup(options, dataDir);
@@ -431,11 +435,30 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     return { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started, preview, warnings };
   } catch (error) {
     await cluster.stop("immediate").catch(() => undefined);
-    // Leave nothing behind: a folder we created goes entirely; one the user named keeps only what was there.
-    if (created) await removeWorkspace(workspace, options.baseDir);
-    else await rm(dataDir, { recursive: true, force: true });
-    if (!created && workspace && workspace.socketDir !== workspace.dir) await rm(workspace.socketDir, { recursive: true, force: true });
+    // Leave nothing behind (the key's copy included): the folder was new or empty.
+    await removeWorkspace(workspace, options.baseDir);
+    if (!created) await mkdir(options.baseDir, { recursive: true, mode: 0o700 }).catch(() => undefined);
     if (journalId) await options.journal?.resolve(journalId);
+    throw error;
+  }
+}
+
+/**
+ * Lifeboat's manifest pins a plain base backup's backup_manifest; pg_verifybackup checks every
+ * file against it (and refuses files that do not belong) before the backup is laid down.
+ */
+async function verifyBaseBackup(options: RunPitrOptions): Promise<void> {
+  const folder = path.join(options.repository.dir, options.plan.base.artifact);
+  if (!existsSync(path.join(folder, "backup_manifest"))) return; // a streamed backup: its one file's sha256 was checked
+  options.onPhase?.("verifying the base backup (pg_verifybackup)");
+  try {
+    await runPgTool({ tool: "pg_verifybackup", args: [folder], pgBinDir: options.pgBinDir, signal: options.signal });
+  } catch (error) {
+    if (error instanceof PgToolError) {
+      throw new PitrFailedError(
+        `The base backup ${options.plan.base.artifact} is damaged and was not used (nothing was changed): ${error.stderr.trim().split("\n").slice(0, 3).join(" | ")}`,
+      );
+    }
     throw error;
   }
 }
@@ -460,16 +483,20 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
   const aside = `${dataDir}.pre-pitr-${stamp}`;
   const workspaceDir = path.join(path.dirname(dataDir), `.lifeboat-pitr-${stamp}`);
   const warnings: string[] = [];
+  await verifyBaseBackup(options);
   const wasRunning = await cluster.isRunning();
-  if (wasRunning) {
-    options.onPhase?.("stopping the cluster");
-    await cluster.stop("fast", { timeoutMs: options.startTimeoutMs });
-  }
-  throwIfAborted(options.signal);
+  // Journalled before the cluster is stopped: if Lifeboat dies from here on, the next operation
+  // puts the data directory back (if it moved) and starts the cluster again (if it ran).
   const journalId = await options.journal?.record({ action: "pitr-in-place", dataDir, aside, wasRunning, workspace: workspaceDir });
   let moved = false;
+  let committed = false;
   let workspace: Workspace | undefined;
   try {
+    if (wasRunning) {
+      options.onPhase?.("stopping the cluster");
+      await cluster.stop("fast", { timeoutMs: options.startTimeoutMs });
+    }
+    throwIfAborted(options.signal);
     await rename(dataDir, aside);
     moved = true;
     workspace = await prepareWorkspace(workspaceDir, osUser, options);
@@ -489,13 +516,25 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
     await appendSettings(dataDir, { ...recoverySettings(options, workspace, port), archive_command: "" });
     const connection = { ...options.connection, host: "127.0.0.1", port };
     const { timeline, lastReplayed } = await recoverAndPromote(cluster, connection, [workspace.logDir, cluster.logFile], options);
+
+    // The recovery is done and checked: from here on it is never undone. What is left is to restart
+    // with the live configuration; if Lifeboat dies now, the next operation finishes that instead.
+    const finishId = await options.journal?.record({ action: "pitr-finish", dataDir, workspace: workspaceDir });
+    if (journalId) await options.journal?.resolve(journalId);
+    committed = true;
     options.onPhase?.("restarting with the live configuration");
     await cluster.stop("fast", { timeoutMs: options.startTimeoutMs });
     await removeSettings(dataDir);
     await cluster.start({ timeoutMs: options.startTimeoutMs });
-    if (journalId) await options.journal?.resolve(journalId);
-    await removeWorkspace(workspace, workspaceDir);
-    if (!options.keepPrevious) await rm(aside, { recursive: true, force: true });
+    if (finishId) await options.journal?.resolve(finishId);
+    await removeWorkspace(workspace, workspaceDir).catch((e: unknown) =>
+      warnings.push(`the recovery's workspace ${workspaceDir} could not be removed: ${(e as Error).message}`),
+    );
+    if (!options.keepPrevious) {
+      await rm(aside, { recursive: true, force: true }).catch((e: unknown) =>
+        warnings.push(`the previous data directory ${aside} could not be removed: ${(e as Error).message}`),
+      );
+    }
     return {
       mode: "in-place",
       dataDir,
@@ -507,6 +546,14 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
       warnings,
     };
   } catch (error) {
+    if (committed) {
+      // Never roll back a finished recovery: the journal entry stays, and the next operation removes
+      // the recovery settings and starts the cluster.
+      if (error instanceof LifeboatError) {
+        error.message = `The recovery finished, but restarting ${dataDir} with its live configuration failed: ${error.message} The next operation on this target retries it; the previous data directory is in ${aside}.`;
+      }
+      throw error;
+    }
     let undone = true;
     if (moved) {
       const putBack = await putBackDataDirectory(cluster, aside, wasRunning).then(
@@ -521,13 +568,23 @@ export async function pitrInPlace(options: RunPitrOptions & { cluster: ManagedCl
             : ` Putting the previous data directory back failed too (${putBack}); it is in ${aside}.`;
       }
     } else if (wasRunning) {
-      await cluster.start({ timeoutMs: options.startTimeoutMs }).catch(() => undefined);
+      undone = await cluster.start({ timeoutMs: options.startTimeoutMs }).then(
+        () => true,
+        () => false,
+      );
     }
-    await removeWorkspace(workspace, workspaceDir);
-    // When the undo failed, the journal entry stays: the next operation on this target tries again.
+    await removeWorkspace(workspace, workspaceDir).catch(() => undefined); // best effort: the undo journal retries what matters
+    // When the undo failed, the journal entry stays (the lock keeps it): the next operation tries again.
     if (journalId && undone) await options.journal?.resolve(journalId);
     throw error;
   }
+}
+
+/** Finish an in-place PITR that recovered but was not restarted: the live configuration, and start. */
+export async function finishInPlaceRecovery(cluster: ManagedCluster): Promise<void> {
+  await cluster.stop("fast");
+  await removeSettings(cluster.dataDir);
+  await cluster.start();
 }
 
 /** Undo an interrupted in-place PITR: stop whatever runs in the data directory, put the old one back, start it if it ran. */

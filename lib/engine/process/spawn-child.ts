@@ -1,10 +1,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { childProcessEnv } from "@/lib/env";
 import { LifeboatError, OperationAbortedError } from "../errors";
+import { binScript } from "./bin-script";
 
 /**
  * Every process Lifeboat starts goes through here, so that none can outlive it:
@@ -120,12 +119,6 @@ export async function killRecordedChildren(records: ChildRecord[], timeoutMs = 1
   return alive();
 }
 
-/** bin/lifeboat-guard.mjs of this installation: beside this source tree, or (bundled) under the working folder. */
-function guardScript(): string {
-  const beside = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "lifeboat-guard.mjs");
-  return existsSync(beside) ? beside : path.resolve("bin", "lifeboat-guard.mjs");
-}
-
 export type SpawnChildOptions = Omit<SpawnOptions, "detached" | "shell" | "env"> & {
   /**
    * Run the tool under bin/lifeboat-guard.mjs, which leads the process group and kills all of it
@@ -143,7 +136,7 @@ export function spawnChild(file: string, args: readonly string[], options: Spawn
   const wrapper = findDeathSignalTool();
   const { env, baseEnv, guard, ...rest } = options;
   // A guard gets SIGTERM (which it turns into SIGKILL for its whole group); a bare tool gets SIGKILL.
-  const target = guard ? [process.execPath, guardScript(), file, ...args] : [file, ...args];
+  const target = guard ? [process.execPath, binScript("lifeboat-guard.mjs"), file, ...args] : [file, ...args];
   const [command, argv] = wrapper ? [wrapper, ["--pdeathsig", guard ? "SIGTERM" : "SIGKILL", "--", ...target]] : [target[0]!, target.slice(1)];
   const child = spawn(command, argv, { ...rest, env: { ...(baseEnv ?? childProcessEnv()), ...env }, detached: true, shell: false });
   const scope = scopes.getStore();

@@ -29,6 +29,9 @@ export function isTargetName(value: unknown): value is string {
   return typeof value === "string" && TARGET_NAME.test(value);
 }
 
+/** The rule, in words, for every message that refuses a name. */
+export const TARGET_NAME_RULE = "lowercase letters, digits, '-' and '_', at most 63";
+
 /** 2026-01-15T02:00:00.123Z → 2026-01-15T02-00-00Z (the seed's file-name timestamps, in UTC). */
 export function backupTimestamp(date: Date): string {
   return date

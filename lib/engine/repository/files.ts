@@ -3,8 +3,7 @@ import { createReadStream } from "node:fs";
 import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { LifeboatError, UntrustedDataError } from "../errors";
-import { isTargetName } from "./artifact-kinds";
+import { LifeboatError } from "../errors";
 
 /** Folders 0700, files 0600: backups hold every row of the database. */
 export const DIR_MODE = 0o700;
@@ -19,13 +18,6 @@ export async function ensureDir(dir: string): Promise<string> {
   const mode = (await stat(dir)).mode & 0o777;
   if (mode & 0o066 || !(mode & 0o700)) await chmod(dir, DIR_MODE | (mode & 0o011));
   return dir;
-}
-
-/** The target's folder in the repository, created 0700. */
-export function ensureTargetDir(backupRoot: string, targetName: string): Promise<string> {
-  if (!isTargetName(targetName))
-    throw new UntrustedDataError(`Not a valid target name: ${JSON.stringify(targetName)} (lowercase letters, digits, '-' and '_')`);
-  return ensureDir(path.join(path.resolve(backupRoot), targetName));
 }
 
 export const TEMP_PREFIX = ".tmp-";

@@ -2,7 +2,7 @@ import { chmod, chown, readdir, readFile, rm, writeFile } from "node:fs/promises
 import path from "node:path";
 import { RestoreRefusedError, UntrustedDataError } from "../errors";
 import { handToClusterUser, isRoot } from "../cluster/os-user";
-import { backupTimestamp, isTargetName, KIND_LABELS, kindOfFileName, manifestFileName, type ArtifactKind } from "./artifact-kinds";
+import { backupTimestamp, isTargetName, KIND_LABELS, TARGET_NAME_RULE, kindOfFileName, manifestFileName, type ArtifactKind } from "./artifact-kinds";
 import { commitDirectory, commitFile, ensureDir, FILE_MODE, removeStaleTemps, replaceFile, tempPath } from "./files";
 import { describeFile, describeFolder, parseManifest, verifyAgainstManifest, type Manifest, type ManifestFileEntry, type VerifyResult } from "./manifest";
 import { resolveArtifactPath, UnsafePathError } from "./paths";
@@ -64,8 +64,7 @@ export class LocalRepository implements Repository {
     readonly targetName: string,
     private readonly options: { archiveDir?: string | undefined } = {},
   ) {
-    if (!isTargetName(targetName))
-      throw new UntrustedDataError(`Not a valid target name: ${JSON.stringify(targetName)} (lowercase letters, digits, '-' and '_')`);
+    if (!isTargetName(targetName)) throw new UntrustedDataError(`Not a valid target name: ${JSON.stringify(targetName)} (${TARGET_NAME_RULE})`);
     this.dir = path.join(path.resolve(backupRoot), targetName);
   }
 

@@ -25,6 +25,11 @@ export type LockRecord = {
   /** Processes the operation started; none may still run when the lock is taken over. */
   children: ChildRecord[];
   journal: JournalEntry[];
+  /**
+   * The holder finished, but left undo work it could not do (the journal): the lock stays so
+   * whoever takes it next does that work first.
+   */
+  finished?: boolean;
 };
 
 export type InheritedLock = { holder: LockRecord; journal: JournalEntry[] };
@@ -48,8 +53,6 @@ export class TargetLock {
   private constructor(
     readonly file: string,
     record: LockRecord,
-    /** The journal and holder of a dead process whose lock this one took over. */
-    readonly inherited: InheritedLock | undefined,
   ) {
     this.record = record;
   }
@@ -75,14 +78,14 @@ export class TargetLock {
         // Unfinished undo work of a dead holder stays in the lock until it is done.
         journal: inherited ? [...inherited.journal] : [],
       };
-      if (await createExclusive(file, `${JSON.stringify(record)}\n`, target)) return new TargetLock(file, record, inherited);
+      if (await createExclusive(file, `${JSON.stringify(record)}\n`, target)) return new TargetLock(file, record);
 
       const text = await readFile(file, "utf8").catch(() => undefined);
       if (text === undefined) continue; // released in between: try again
       const holder = parseLockRecord(text);
       if (holder) {
-        if (holder.host !== hostname()) throw new TargetBusyError(target, describeHolder(holder));
-        if (isRecordedProcessAlive(holder)) throw new TargetBusyError(target, describeHolder(holder));
+        if (!holder.finished && holder.host !== hostname()) throw new TargetBusyError(target, describeHolder(holder));
+        if (!holder.finished && isRecordedProcessAlive(holder)) throw new TargetBusyError(target, describeHolder(holder));
         const survivors = await killRecordedChildren(holder.children);
         if (survivors.length) {
           throw new TargetBusyError(
@@ -118,10 +121,6 @@ export class TargetLock {
 
   removeChild(pid: number): void {
     this.update((r) => ({ ...r, children: r.children.filter((c) => c.pid !== pid) }));
-  }
-
-  setRunId(runId: number): void {
-    this.update((r) => ({ ...r, runId }));
   }
 
   /** Record undo work before a risky step; throws if it cannot be recorded (then the step must not run). */
@@ -170,10 +169,17 @@ export class TargetLock {
     }
   }
 
-  /** Remove the lock file if it is still ours. */
+  /**
+   * Remove the lock file if it is still ours — unless undo work is still pending in its journal:
+   * then it stays, marked finished, so the next operation on the target does that work first.
+   */
   async release(): Promise<void> {
-    await this.writes;
+    const pending = this.record.journal.length > 0;
+    if (pending) this.update((r) => ({ ...r, children: [], finished: true }));
+    // No further updates after this point: a late one must not recreate a removed lock file.
     this.released = true;
+    await this.writes;
+    if (pending) return;
     const current = await readFile(this.file, "utf8").catch(() => undefined);
     const holder = current === undefined ? undefined : parseLockRecord(current);
     if (holder && holder.pid === this.record.pid && holder.host === this.record.host && holder.since === this.record.since) {
@@ -227,6 +233,7 @@ function parseLockRecord(text: string): LockRecord | undefined {
       runId: typeof value.runId === "number" ? value.runId : null,
       children,
       journal,
+      finished: value.finished === true,
     };
   } catch {
     return undefined;

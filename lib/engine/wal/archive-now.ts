@@ -1,7 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { LifeboatError, throwIfAborted } from "../errors";
 import type { PgConnection } from "../pg/connection";
-import { withClient } from "../pg/server-info";
+import { withClient, withClusterFunction } from "../pg/server-info";
+import { holdsSegment } from "./wal-names";
 
 export class WalSwitchError extends LifeboatError {
   constructor(message: string) {
@@ -9,12 +10,8 @@ export class WalSwitchError extends LifeboatError {
   }
 }
 
-/** Whether the archive holds a segment, in any form Lifeboat stores it (plain, .zst, .age, .zst.age). */
 async function archived(archiveDir: string, segment: string): Promise<boolean> {
-  const names = await readdir(archiveDir).catch(() => [] as string[]);
-  return names.some(
-    (n) => n === segment || (n.startsWith(`${segment}.`) && !n.endsWith(".partial") && !n.endsWith(".stream") && !/\.[0-9A-F]{8}\.backup/.test(n)),
-  );
+  return holdsSegment(await readdir(archiveDir).catch(() => [] as string[]), segment);
 }
 
 /**
@@ -30,22 +27,15 @@ export async function switchAndWaitForArchive(options: {
   signal?: AbortSignal | undefined;
 }): Promise<{ segment: string; waitedMs: number }> {
   const started = Date.now();
-  let segment: string | undefined;
-  let denied: string | undefined;
-  for (const database of ["postgres", options.connection.database]) {
-    try {
-      segment = await withClient({ ...options.connection, database }, async (c) => {
-        const { rows } = await c.query<{ f: string }>("select pg_walfile_name(pg_switch_wal()) as f");
-        return rows[0]!.f;
-      });
-      break;
-    } catch (error) {
-      denied = (error as Error).message;
-    }
-  }
-  if (!segment) {
+  let segment: string;
+  try {
+    segment = await withClusterFunction(
+      options.connection,
+      async (c) => (await c.query<{ f: string }>("select pg_walfile_name(pg_switch_wal()) as f")).rows[0]!.f,
+    );
+  } catch (error) {
     throw new WalSwitchError(
-      `Could not close the current WAL segment (${denied}); recovery reaches only what was archived already. ` +
+      `Could not close the current WAL segment (${(error as Error).message}); recovery reaches only what was archived already. ` +
         `Grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO ${options.connection.user} (in the postgres database).`,
     );
   }

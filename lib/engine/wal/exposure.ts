@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PgConnection } from "../pg/connection";
-import { withClient } from "../pg/server-info";
+import { WAL_SEGMENT_SIZE_SQL, withClient } from "../pg/server-info";
 import { materializeArchive, scanSegments, xidAfter } from "./recoverable-window";
 import { parseLsn, parseSegmentFileName, segmentFileName } from "./wal-names";
 
@@ -36,7 +36,7 @@ export async function measureExposure(options: {
     const { rows } = await c.query<{ lsn: string; file: string; size: string; next: string }>(
       `select pg_current_wal_lsn()::text as lsn, pg_walfile_name(pg_current_wal_lsn()) as file,
               (txid_snapshot_xmax(txid_current_snapshot()) % 4294967296)::text as next,
-              (select setting::bigint * (case unit when 'B' then 1 when 'kB' then 1024 when 'MB' then 1048576 else 1 end) from pg_settings where name = 'wal_segment_size')::text as size`,
+              ${WAL_SEGMENT_SIZE_SQL}::text as size`,
     );
     return rows[0]!;
   });
@@ -55,7 +55,9 @@ export async function measureExposure(options: {
   );
   const newest = segments[0];
   const current = parseLsn(server.lsn);
-  if (!newest) return { lastArchivedSegment: null, lastArchivedCommitAt: null, unarchivedBytes: Number(current), exposureSeconds: 0 };
+  // Nothing of this timeline in the archive: the exposure cannot be told (archive_command writes
+  // elsewhere, or the timeline just began) — never "0 s".
+  if (!newest) return { lastArchivedSegment: null, lastArchivedCommitAt: null, unarchivedBytes: Number(current), exposureSeconds: null };
 
   // The last commit, the highest transaction id and the end of the last record in the newest few segments.
   let lastCommit: Date | null = null;

@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import os from "node:os";
-import { promisify } from "node:util";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -9,9 +7,11 @@ import { pipeline } from "node:stream/promises";
 import { decryptStream, EncryptionError } from "../crypto/age";
 import type { Manifest } from "../repository/manifest";
 import { PgToolError, runPgTool } from "../pg/run-pg-tool";
+import { execChild } from "../process/spawn-child";
 import {
   DEFAULT_SEGMENT_SIZE,
   formatLsn,
+  holdsSegment,
   parseLsn,
   parseSegmentFileName,
   segmentFileName,
@@ -101,15 +101,20 @@ export type ScanResult = {
   errorMessage: string | undefined;
 };
 
-const execFileAsync = promisify(execFile);
-
 const XID = /\btx:\s+(\d+),/;
 const RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+), prev [0-9A-F]+\/[0-9A-F]+, desc: (.*)$/;
 const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/;
 const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
 
 /** Read every record of a run of segments on one timeline with pg_waldump, line by line (memory stays flat). */
-export async function scanSegments(archiveDir: string, timeline: number, first: string, last: string, pgBinDir: string | undefined): Promise<ScanResult> {
+export async function scanSegments(
+  archiveDir: string,
+  timeline: number,
+  first: string,
+  last: string,
+  pgBinDir: string | undefined,
+  signal?: AbortSignal,
+): Promise<ScanResult> {
   const result: ScanResult = {
     lastRecordLsn: undefined,
     lastCommit: undefined,
@@ -137,6 +142,7 @@ export async function scanSegments(archiveDir: string, timeline: number, first: 
       tool: "pg_waldump",
       args: [`--path=${archiveDir}`, `--timeline=${timeline}`, first, last],
       pgBinDir,
+      signal,
       env: { TZ: "UTC" },
       stdoutConsumer: async (stdout) => {
         for await (const line of createInterface({ input: stdout, crlfDelay: Infinity })) onLine(line);
@@ -164,6 +170,7 @@ export type ComputeWindowOptions = {
   timeline?: number | undefined;
   /** age identities, for an encrypted archive (segments stored as .age). */
   identities?: string[] | undefined;
+  signal?: AbortSignal | undefined;
 };
 
 /**
@@ -267,6 +274,7 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
         segmentFileName(run.timeline, run.first, segmentSize),
         segmentFileName(run.timeline, run.last, segmentSize),
         options.pgBinDir,
+        options.signal,
       );
       for (const point of scan.restorePoints) restorePoints.set(point.name, { name: point.name, lsn: formatLsn(point.lsn), timeline: run.timeline });
       // The time is the last commit's; the position is the last readable record's, so a restore
@@ -310,16 +318,16 @@ export async function materializeArchive(archiveDir: string, scratch: string, na
         const decrypted = path.join(scratch, encrypted ? `${plainName}.zst` : plainName);
         await pipeline(await decryptStream(createReadStream(source), identities), createWriteStream(decrypted, { mode: 0o600 }));
         if (encrypted) {
-          await execFileAsync("zstd", ["-dqf", "--rm", "-o", path.join(scratch, plainName), decrypted]);
+          await execChild("zstd", ["-dqf", "--rm", "-o", path.join(scratch, plainName), decrypted], { timeoutMs: 120_000 });
         }
       } else if (name.endsWith(".stream")) {
         // A streamed newest segment stands in for the whole one until that is archived.
         const plainName = name.slice(0, -".stream".length);
-        if (!names.some((n) => n === plainName || (n.startsWith(`${plainName}.`) && !n.endsWith(".stream") && !n.endsWith(".partial")))) {
+        if (!holdsSegment(names, plainName)) {
           await symlink(source, path.join(scratch, plainName));
         }
       } else if (name.endsWith(".zst")) {
-        await execFileAsync("zstd", ["-dqf", "-o", path.join(scratch, name.slice(0, -4)), source]);
+        await execChild("zstd", ["-dqf", "-o", path.join(scratch, name.slice(0, -4)), source], { timeoutMs: 120_000 });
       } else {
         await symlink(source, path.join(scratch, name));
       }

@@ -37,6 +37,7 @@ export async function sampleArchiver(
   } = {},
 ): Promise<ArchiverStats> {
   // The real exposure, from the archive (when Lifeboat can read it): commits not archived yet.
+  let exposureError: string | undefined;
   const exposure = options.archive
     ? await measureExposure({
         connection,
@@ -44,7 +45,10 @@ export async function sampleArchiver(
         pgBinDir: options.archive.pgBinDir,
         identities: options.archive.identities,
         streamDir: options.archive.streamDir,
-      }).catch(() => undefined)
+      }).catch((error: unknown) => {
+        exposureError = (error as Error).message;
+        return undefined;
+      })
     : undefined;
   return withClient(connection, async (client) => {
     const { rows } = await client.query<{
@@ -76,6 +80,9 @@ export async function sampleArchiver(
     if (failingNow) alerts.push(`archiving is failing: ${row.last_failed_wal} could not be archived (last attempt ${row.last_failed_time!.toISOString()})`);
     if (readyCount !== null && readyCount > (options.maxReady ?? 10)) alerts.push(`${readyCount} WAL segments are waiting to be archived`);
     const rpo = options.rpoSeconds ?? DEFAULT_RPO_SECONDS;
+    if (exposureError) alerts.push(`the exposure could not be measured from the archive: ${exposureError}`);
+    else if (exposure && exposure.lastArchivedSegment === null)
+      alerts.push("the archive holds no WAL of the server's current timeline: is archive_command pointed at this repository?");
     if (exposure?.exposureSeconds != null) {
       if (exposure.exposureSeconds > rpo) {
         alerts.push(`commits of the last ${Math.round(exposure.exposureSeconds / 60)} minutes are not archived yet (RPO ${Math.round(rpo / 60)} minutes)`);

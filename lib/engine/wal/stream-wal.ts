@@ -4,6 +4,7 @@ import { handToOsUser } from "../cluster/os-user";
 import { LifeboatError, OperationAbortedError } from "../errors";
 import type { PgConnection } from "../pg/connection";
 import { PgToolError, runPgTool } from "../pg/run-pg-tool";
+import { holdsSegment } from "./wal-names";
 
 /**
  * Continuous WAL streaming (Barman's way): pg_receivewal on a replication slot writes the current
@@ -27,18 +28,19 @@ export async function streamWal(options: {
   retryMs?: number | undefined;
 }): Promise<void> {
   await mkdir(options.streamDir, { recursive: true, mode: 0o700 });
-  await runPgTool({
-    tool: "pg_receivewal",
-    args: ["--create-slot", "--if-not-exists", `--slot=${options.slot}`, "--no-password"],
-    connection: options.connection,
-    pgBinDir: options.pgBinDir,
-    signal: options.signal,
-  });
   let retry = options.retryMs ?? 1_000;
   while (!options.signal.aborted) {
-    options.onEvent?.(`streaming WAL into ${options.streamDir} (slot ${options.slot})`);
     const started = Date.now();
     try {
+      // On every (re)connect: a cluster recovered from a base backup has no replication slots.
+      await runPgTool({
+        tool: "pg_receivewal",
+        args: ["--create-slot", "--if-not-exists", `--slot=${options.slot}`, "--no-password"],
+        connection: options.connection,
+        pgBinDir: options.pgBinDir,
+        signal: options.signal,
+      });
+      options.onEvent?.(`streaming WAL into ${options.streamDir} (slot ${options.slot})`);
       await runPgTool({
         tool: "pg_receivewal",
         args: [`--directory=${options.streamDir}`, `--slot=${options.slot}`, "--synchronous", "--no-loop", "--no-password", "--status-interval=1"],
@@ -78,7 +80,7 @@ export async function adoptStreamedWal(options: { streamDir: string; archiveDir:
   if (!partial) return undefined;
   const segment = partial.slice(0, -".partial".length);
   const archived = await readdir(options.archiveDir).catch(() => [] as string[]);
-  if (archived.some((n) => n === segment || (n.startsWith(`${segment}.`) && !n.endsWith(".partial") && !n.endsWith(".stream")))) return undefined;
+  if (holdsSegment(archived, segment)) return undefined;
   const size = (await stat(path.join(options.streamDir, partial))).size;
   if (size === 0) throw new LifeboatError("STREAM_EMPTY", `${partial} in the stream is empty`);
   const adopted = `${segment}.stream`;

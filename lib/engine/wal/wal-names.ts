@@ -67,3 +67,12 @@ export function timelineForSegment(ancestry: TimelineSpan[], segno: bigint, segm
   }
   return ancestry[0]!.timeline;
 }
+
+/** The forms archive-wal stores a whole segment in (plain, zstd, age, both). */
+const STORED_FORMS = ["", ".zst", ".age", ".zst.age"];
+
+/** Whether an archive listing holds the whole segment (a .partial or a streamed .stream copy does not count). */
+export function holdsSegment(names: Iterable<string>, segment: string): boolean {
+  const set = names instanceof Set ? (names as Set<string>) : new Set(names);
+  return STORED_FORMS.some((suffix) => set.has(`${segment}${suffix}`));
+}
