@@ -89,6 +89,10 @@ export const runs = pgTable(
     pid: integer("pid"),
     userId: integer("user_id").references(() => users.id, { onDelete: "set null" }),
     queuedAt: createdAt(),
+    /** Set by `npm run cancel` (or the dashboard): the worker running it aborts it. */
+    cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true }),
+    /** The pg-boss job that carries it, when it was queued. */
+    jobId: text("job_id"),
     startedAt: timestamp("started_at", { withTimezone: true }),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
     durationMs: integer("duration_ms"),
@@ -138,12 +142,17 @@ export const schedules = pgTable("schedules", {
   targetId: integer("target_id")
     .notNull()
     .references(() => targets.id, { onDelete: "cascade" }),
-  /** What to run: a backup set ("full,schema,json"), "base", "retention", "verify". */
+  /** The operation it runs: backup, cleanup or verify. */
   kind: text("kind").notNull(),
+  /** The operation's input (e.g. { kinds: ["base"] }); the target is the schedule's. */
+  input: jsonb("input").$type<Record<string, unknown>>().notNull().default({}),
   cron: text("cron").notNull(),
   timezone: text("timezone").notNull().default("UTC"),
   retentionDays: integer("retention_days"),
   enabled: boolean("enabled").notNull().default(true),
+  /** When the scheduler last fired it (the next run is computed from here). */
+  lastFiredAt: timestamp("last_fired_at", { withTimezone: true }),
+  lastRunId: bigint("last_run_id", { mode: "number" }),
   createdAt: createdAt(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
@@ -169,10 +178,41 @@ export const archiverSamples = pgTable(
     rpoExposureSeconds: integer("rpo_exposure_seconds"),
     lastArchivedCommitAt: timestamp("last_archived_commit_at", { withTimezone: true }),
     unarchivedBytes: bigint("unarchived_bytes", { mode: "number" }),
+    /** Free bytes on the volume of the data directory (sampled by the agent on the database host). */
+    dataVolumeFreeBytes: bigint("data_volume_free_bytes", { mode: "number" }),
     healthy: boolean("healthy").notNull(),
     alert: text("alert"),
   },
   (table) => [index("archiver_samples_target_time_idx").on(table.targetId, table.sampledAt)],
+);
+
+/** Where notifications go: a generic JSON webhook or a Slack-compatible one. */
+export const webhooks = pgTable("webhooks", {
+  id: serial("id").primaryKey(),
+  url: text("url").notNull(),
+  format: text("format").notNull().default("json"),
+  /** Which events: failure, critical (a health check), drill; empty = all. */
+  events: jsonb("events").$type<string[]>().notNull().default([]),
+  enabled: boolean("enabled").notNull().default(true),
+  createdAt: createdAt(),
+});
+
+/** Every notification sent (or not), with its attempts. */
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    webhookId: integer("webhook_id").references(() => webhooks.id, { onDelete: "cascade" }),
+    event: text("event").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** pending | delivered | failed */
+    status: text("status").notNull().default("pending"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+  },
+  (table) => [index("deliveries_created_idx").on(table.createdAt)],
 );
 
 /**
