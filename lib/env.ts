@@ -97,6 +97,8 @@ export const ZEnv = z.object({
   LIFEBOAT_ENV_FILES: z.string().default(".env,docker-compose.yml"),
   /** How bin/archive-wal stores segments for clusters Lifeboat configures: plain, or zstd (-1, ~4x smaller). */
   LIFEBOAT_WAL_COMPRESSION: z.enum(["none", "zstd"], { error: "must be none or zstd" }).default("none"),
+  /** Zone the default schedules' cron times are read in (02:00 backups, Sunday 03:00 cleanup, monthly drill). */
+  LIFEBOAT_SCHEDULE_TIMEZONE: z.string().default("UTC"),
   /** Zone for PITR times written without an offset ("2026-01-15 14:30:00"); an IANA name. */
   LIFEBOAT_TIMEZONE: z.string().default("UTC"),
   /** Keep the data directory an in-place PITR replaced (default: removed once the result is healthy). */

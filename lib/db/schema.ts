@@ -239,4 +239,6 @@ export type Run = typeof runs.$inferSelect;
 export type BackupArtifact = typeof backupArtifacts.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type ArchiverSample = typeof archiverSamples.$inferSelect;
+export type Schedule = typeof schedules.$inferSelect;
+export type Webhook = typeof webhooks.$inferSelect;
 export type Role = (typeof roleEnum.enumValues)[number];

@@ -10,6 +10,8 @@ export type StartRunInput = {
   params?: Record<string, unknown>;
   triggeredBy?: string;
   userId?: number | null;
+  /** false: queued for a worker, owned by no process until one claims it (never swept as dead). */
+  owned?: boolean;
 };
 
 export type FinalStatus = "succeeded" | "failed" | "canceled" | "interrupted";
@@ -28,8 +30,8 @@ export async function insertRun(db: Db, input: StartRunInput): Promise<number> {
       params: input.params ?? {},
       triggeredBy: input.triggeredBy ?? "cli",
       userId: input.userId ?? null,
-      host: hostname(),
-      pid: process.pid,
+      host: input.owned === false ? null : hostname(),
+      pid: input.owned === false ? null : process.pid,
       phase: "waiting to start",
     })
     .returning({ id: runs.id });

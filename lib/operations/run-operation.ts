@@ -38,6 +38,8 @@ export type RunOperationOptions = {
   confirm?: ((request: { what: string; database: string; preview: unknown }) => Promise<string | undefined>) | undefined;
   /** A run queued earlier (the worker's) to take over instead of inserting a new one. */
   runId?: number | undefined;
+  /** Told the run's id once it exists (a worker watches that run for a cancel request). */
+  onRun?: ((runId: number) => void) | undefined;
 };
 
 export type OperationOutcome<TResult> = {
@@ -147,6 +149,7 @@ export async function runOperation<TInput extends { target?: string | undefined 
               userId: actor.userId,
             });
       progress.attach(runId);
+      options.onRun?.(runId);
     }
 
     if (definition.lock) {

@@ -12,7 +12,7 @@ export type Actor = {
   label: string;
   userId: number | null;
   role: RoleName | null;
-  via: "cli" | "web" | "worker" | "agent" | "quickstart";
+  via: "cli" | "web" | "worker" | "agent" | "quickstart" | "schedule";
 };
 
 export type OperationServices = {
