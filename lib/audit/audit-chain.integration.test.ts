@@ -30,7 +30,17 @@ describe("audit log hash chain (on a freshly migrated metadata database)", () =>
 
   it("migrations create every table the app needs", async () => {
     const { rows } = await meta.pool.query<{ table_name: string }>("select table_name from information_schema.tables where table_schema = 'public' order by 1");
-    expect(rows.map((r) => r.table_name)).toEqual(["archiver_samples", "audit_log", "backup_artifacts", "deliveries", "runs", "schedules", "targets", "users", "webhooks"]);
+    expect(rows.map((r) => r.table_name)).toEqual([
+      "archiver_samples",
+      "audit_log",
+      "backup_artifacts",
+      "deliveries",
+      "runs",
+      "schedules",
+      "targets",
+      "users",
+      "webhooks",
+    ]);
   });
 
   it("verifies an intact chain and names an edited row and a deleted row", async () => {
