@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { backupArtifacts, type BackupArtifact } from "@/lib/db/schema";
 import type { Manifest } from "@/lib/engine/repository/manifest";
-import type { Repository } from "@/lib/engine/repository/repository";
+import type { Repository, Verification } from "@/lib/engine/repository/repository";
 
 export type BackupRow = {
   kind: Manifest["kind"];
@@ -18,9 +18,9 @@ export type BackupRow = {
   encrypted: boolean;
 };
 
-/** The newest check of an artifact: the catalog's (a drill) when later than the manifest's own. */
-function verifiedText(manifest: Manifest | undefined, row: BackupArtifact | undefined): string {
-  const own = manifest?.verification;
+/** The newest check of an artifact: a drill's (recorded beside it, or in the catalog) when later than the manifest's own. */
+function verifiedText(manifest: Manifest | undefined, row: BackupArtifact | undefined, drill?: Verification): string {
+  const own = drill && (!manifest?.verification || Date.parse(drill.at) > Date.parse(manifest.verification.at)) ? drill : manifest?.verification;
   if (row?.verifyStatus && row.verifiedAt && (!own || row.verifiedAt.getTime() > Date.parse(own.at)))
     return `${row.verifyStatus} ${row.verifiedAt.toISOString()}`;
   if (own) return `${own.ok ? "ok" : "failed"} (${own.tool}) ${own.at}`;
@@ -39,6 +39,9 @@ export async function listBackups(
   const { artifacts, unreadable } = await repository.list();
   const indexed = catalog ? await catalog.db.select().from(backupArtifacts).where(eq(backupArtifacts.targetId, catalog.targetId)) : [];
   const byFile = new Map(indexed.map((r) => [r.fileName, r]));
+  const drills = new Map(
+    await Promise.all(artifacts.map(async ({ manifest }) => [manifest.artifact, await repository.readVerification(manifest.artifact)] as const)),
+  );
   const rows: BackupRow[] = artifacts.map(({ manifest }) => {
     const row = byFile.get(manifest.artifact);
     return {
@@ -47,7 +50,7 @@ export async function listBackups(
       file: manifest.artifact,
       sizeBytes: manifest.sizeBytes,
       durationMs: Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt),
-      verified: verifiedText(manifest, row),
+      verified: verifiedText(manifest, row, drills.get(manifest.artifact)),
       status: row && row.status !== "available" ? row.status : "available",
       encrypted: manifest.encryption !== null,
     };

@@ -83,6 +83,8 @@ export const runs = pgTable(
     error: text("error"),
     /** Full stderr of the tools (secrets redacted), shown to admins only. */
     stderr: text("stderr"),
+    /** What the operation reported (its verdict's fields: sizes, measured RTO of a drill, what a cleanup freed). */
+    result: jsonb("result").$type<Record<string, unknown>>(),
     triggeredBy: text("triggered_by").notNull().default("cli"),
     /** Host and pid of the process running it: a run whose process is gone is interrupted. */
     host: text("host"),

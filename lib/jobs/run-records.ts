@@ -64,7 +64,14 @@ export async function updateRunProgress(db: Db, runId: number, progress: { phase
 export async function finishRun(
   db: Db,
   runId: number,
-  outcome: { status: FinalStatus; error?: string | null; stderr?: string | null; bytesDone?: number; phase?: string },
+  outcome: {
+    status: FinalStatus;
+    error?: string | null;
+    stderr?: string | null;
+    bytesDone?: number;
+    phase?: string;
+    result?: Record<string, unknown> | undefined;
+  },
 ): Promise<void> {
   const finishedAt = new Date();
   await db
@@ -73,6 +80,7 @@ export async function finishRun(
       status: outcome.status,
       error: outcome.error ?? null,
       stderr: outcome.stderr ?? null,
+      ...(outcome.result ? { result: outcome.result } : {}),
       bytesDone: outcome.bytesDone ?? sql`${runs.bytesDone}`,
       finishedAt,
       startedAt: sql`coalesce(${runs.startedAt}, ${runs.queuedAt})`,

@@ -92,7 +92,8 @@ export async function runDueSchedules(db: Db, boss: PgBoss, now: Date): Promise<
     if (claimed.length === 0) continue; // another worker fired it
     const { runId } = await enqueueOperation(db, boss, {
       kind: schedule.kind,
-      input: { ...schedule.input, target: target.name },
+      // A cleanup schedule's retention days (the schedule page edits them) go to the operation.
+      input: { ...schedule.input, ...(schedule.kind === "cleanup" && schedule.retentionDays ? { days: schedule.retentionDays } : {}), target: target.name },
       targetId: target.id,
       actor: { label: `schedule:${schedule.id}`, userId: null, via: "schedule" },
       params: { schedule: schedule.id, cron: schedule.cron },

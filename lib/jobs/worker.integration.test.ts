@@ -153,8 +153,12 @@ describe("the job queue, schedules and workers", () => {
       actor: { label: "test", userId: null, via: "cli" },
     });
     expect(await requestCancel(meta.db, boss, waiting.runId)).toBe("canceled");
-    for (let i = 0; i < 200 && !(await readdir(repository.dir)).some((n) => n.startsWith(".tmp-")); i++) await sleep(50);
-    expect((await runOf(running.runId)).status).toBe("running");
+    // The worker has picked the job up and pg_dump is writing (a deadline, not a fixed pause: the machine may be busy).
+    const deadline = Date.now() + 60_000;
+    while ((await runOf(running.runId)).status !== "running" || !(await readdir(repository.dir)).some((n) => n.startsWith(".tmp-"))) {
+      if (Date.now() > deadline) throw new Error(`the backup never started writing: ${JSON.stringify(await runOf(running.runId))}`);
+      await sleep(50);
+    }
     expect(await requestCancel(meta.db, boss, running.runId)).toBe("requested");
     const [stopped] = await waitFinished([running.runId], 30_000);
     expect(stopped).toMatchObject({ status: "canceled" });

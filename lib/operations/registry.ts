@@ -4,10 +4,12 @@
  * the worker and server actions all run it through runOperation.
  */
 import { backupOperation } from "./backup";
+import { cleanupOperation } from "./cleanup";
 import { pitrOperation } from "./pitr";
 import { restoreEnvOperation } from "./restore-env";
 import { restoreFullOperation } from "./restore-full";
 import { restoreJsonOperation } from "./restore-json";
+import { verifyOperation } from "./verify";
 
 export const OPERATIONS = {
   backup: backupOperation,
@@ -15,6 +17,8 @@ export const OPERATIONS = {
   "restore-json": restoreJsonOperation,
   "restore-env": restoreEnvOperation,
   pitr: pitrOperation,
+  verify: verifyOperation,
+  cleanup: cleanupOperation,
 } as const;
 
 export type OperationKind = keyof typeof OPERATIONS;

@@ -214,6 +214,7 @@ export async function runOperation<TInput extends { target?: string | undefined 
       error: message ?? null,
       stderr: stderr ? redactSecrets(String(stderr), secrets) : null,
       bytesDone: verdict?.bytes,
+      result: verdict?.fields ? (redactFields(verdict.fields, secrets) as Record<string, unknown>) : undefined,
     }).catch((e: unknown) => warnings.push(`the run record could not be finished: ${(e as Error).message}`));
   }
 

@@ -50,6 +50,31 @@ export const ZRestoreEnvRequest = z.object({
 });
 export type TRestoreEnvRequest = z.infer<typeof ZRestoreEnvRequest>;
 
+export const ZVerifyRequest = z.object({
+  target: targetName,
+  /** The full dump to drill (default: the newest). */
+  file: artifactName.optional(),
+  /** Also recover to a random moment of the window on a throwaway instance (default: when base backups exist). */
+  pitr: z.boolean().optional(),
+});
+export type TVerifyRequest = z.infer<typeof ZVerifyRequest>;
+
+export const ZCleanupRequest = z.object({
+  target: targetName,
+  /** List what would be deleted, bytes freed and the window after; delete nothing. */
+  dryRun: z.boolean().optional(),
+  /** Keep every kind this many days (default 7, the seed's). */
+  days: z.coerce.number({ error: "must be a number of days" }).int("must be whole days").min(1, "must be at least 1 day").max(36500).optional(),
+  /** However old, keep the newest this many verified backups of each kind (default 1). */
+  keepNewest: z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(1, "at least 1: the last good backup is never deleted")
+    .max(1000)
+    .optional(),
+});
+export type TCleanupRequest = z.infer<typeof ZCleanupRequest>;
+
 export const ZPitrRequest = z
   .object({
     target: targetName,

@@ -35,6 +35,7 @@ export function buildManifest(input: {
     compression: produced.compression,
     encryption: input.recipients.length ? { format: "age", recipients: input.recipients } : null,
     tableRowCounts: produced.tableRowCounts,
+    tableChecksums: produced.tableChecksums,
     restorePoint: input.restorePoint,
     ...produced.extra,
     notes: produced.notes,

@@ -1,5 +1,5 @@
 import { LifeboatError, toLifeboatError, throwIfAborted } from "../errors";
-import { countRows } from "../logical/catalog-queries";
+import { summarizeTables, type TableSummary } from "../logical/catalog-queries";
 import { withLockedSnapshot, type Snapshot } from "../logical/snapshot";
 import { writeEnvironment } from "../logical/write-environment";
 import { writeJsonExport } from "../logical/write-json-export";
@@ -86,7 +86,7 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
   const markMoment = async () => {
     restorePoint ??= await createRestorePoint(target, `lifeboat_${target.name}_${timestamp}`);
   };
-  const produce = async (kind: ArtifactKind, snapshot?: Snapshot, rowCounts?: Record<string, number>) => {
+  const produce = async (kind: ArtifactKind, snapshot?: Snapshot, summary?: TableSummary) => {
     throwIfAborted(options.signal);
     const started = new Date();
     const recipients = kind === "env" || settings.encryptAll ? settings.recipients : [];
@@ -109,7 +109,8 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
         recipients,
         server,
         snapshot,
-        rowCounts,
+        rowCounts: summary?.rows,
+        tableChecksums: summary?.checksums,
         toolVersions,
         signal: options.signal,
         progress: (phase, amounts) => options.onProgress?.({ kind, phase, ...amounts }),
@@ -155,8 +156,8 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
           async (snapshot) => {
             await markMoment();
             options.onProgress?.({ kind: snapshotKinds[0]!, phase: "counting rows" });
-            const rowCounts = await countRows(snapshot.client, snapshot.tables);
-            for (const kind of snapshotKinds) await produce(kind, snapshot, rowCounts);
+            const summary = await summarizeTables(snapshot.client, snapshot.tables);
+            for (const kind of snapshotKinds) await produce(kind, snapshot, summary);
           },
         );
       } catch (error) {

@@ -45,6 +45,8 @@ export type WriterInput = {
   snapshot?: Snapshot | undefined;
   /** Exact row counts of every table, in that snapshot. */
   rowCounts?: Record<string, number> | undefined;
+  /** Content checksums of every table, in that snapshot (see summarizeTables). */
+  tableChecksums?: Record<string, string> | undefined;
   /** Versions of the client tools found by the preflight ("pg_dump" → "15.20"). */
   toolVersions: Record<string, string>;
   signal?: AbortSignal | undefined;
@@ -55,6 +57,7 @@ export type Produced = {
   compression: string;
   toolVersions: Record<string, string>;
   tableRowCounts?: Record<string, number> | undefined;
+  tableChecksums?: Record<string, string> | undefined;
   notes?: string[] | undefined;
   /** Manifest fields only some kinds have (WAL range, verification). */
   extra?: Partial<Pick<Manifest, "walStartLsn" | "walStopLsn" | "timeline" | "walSegmentSize" | "verification">> | undefined;

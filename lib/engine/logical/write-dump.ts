@@ -57,6 +57,7 @@ export const writeFullDump: ArtifactWriter = async (input) => {
     compression: settings.compressionLevel === 0 ? "none" : `gzip:${settings.compressionLevel} (pg_dump)`,
     toolVersions: pgDumpVersion(input),
     tableRowCounts: input.rowCounts,
+    tableChecksums: input.tableChecksums,
   };
 };
 

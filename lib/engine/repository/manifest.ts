@@ -33,6 +33,8 @@ export const ZManifest = z
     encryption: z.object({ format: z.literal("age"), recipients: z.array(z.string()) }).nullable(),
     /** Exact row counts per table, taken in the same snapshot as the dump. */
     tableRowCounts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+    /** Content checksum per table in the same snapshot (full dumps): what a restore drill compares. */
+    tableChecksums: z.record(z.string(), z.string().regex(/^\d+$/)).optional(),
     restorePoint: z.string().nullable().optional(),
     walStartLsn: z.string().optional(),
     walStopLsn: z.string().optional(),

@@ -10,6 +10,9 @@ import { restoreKitText } from "./restore-kit";
 
 export type ListedArtifact = { manifest: Manifest; manifestFile: string };
 
+/** A check of an artifact after it was written: a restore drill's result. */
+export type Verification = { tool: string; at: string; ok: boolean; durationMs?: number | undefined; detail?: string | undefined };
+
 export type RepositoryListing = {
   /** Every artifact with a readable, well-formed manifest, newest first. */
   artifacts: ListedArtifact[];
@@ -53,6 +56,10 @@ export interface Repository {
   removeStaleTemps(): Promise<string[]>;
   /** Remove a committed artifact: its manifest first (it is no longer listed), then its files. */
   discard(artifact: string): Promise<void>;
+  /** Record a check of an artifact (a restore drill) beside it, replacing the previous one. */
+  recordVerification(artifact: string, verification: Verification): Promise<void>;
+  /** The last recorded check of an artifact, if any. */
+  readVerification(artifact: string): Promise<Verification | undefined>;
   writeRestoreKit(): Promise<void>;
 }
 
@@ -243,6 +250,31 @@ export class LocalRepository implements Repository {
     if (!kindOfFileName(artifact)) throw new UntrustedDataError(`${JSON.stringify(artifact)} is not the name of a Lifeboat artifact.`);
     await rm(path.join(this.dir, manifestFileName(artifact)), { force: true });
     await rm(path.join(this.dir, artifact), { recursive: true, force: true });
+    await rm(path.join(this.dir, `${artifact}.verification.json`), { force: true });
+  }
+
+  async recordVerification(artifact: string, verification: Verification): Promise<void> {
+    if (!kindOfFileName(artifact)) throw new UntrustedDataError(`${JSON.stringify(artifact)} is not the name of a Lifeboat artifact.`);
+    await replaceFile(path.join(this.dir, `${artifact}.verification.json`), `${JSON.stringify(verification, null, 2)}\n`);
+  }
+
+  async readVerification(artifact: string): Promise<Verification | undefined> {
+    if (!kindOfFileName(artifact)) return undefined;
+    const text = await readFile(path.join(this.dir, `${artifact}.verification.json`), "utf8").catch(() => undefined);
+    if (!text) return undefined;
+    try {
+      const value = JSON.parse(text) as Partial<Verification>;
+      if (typeof value.tool !== "string" || typeof value.at !== "string" || typeof value.ok !== "boolean") return undefined;
+      return {
+        tool: value.tool,
+        at: value.at,
+        ok: value.ok,
+        durationMs: typeof value.durationMs === "number" ? value.durationMs : undefined,
+        detail: typeof value.detail === "string" ? value.detail : undefined,
+      };
+    } catch {
+      return undefined;
+    }
   }
 
   /** RESTORE.md: how to check and restore each kind of artifact without Lifeboat. */
