@@ -66,7 +66,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ["lib/operations/**/*.ts", "lib/jobs/**/*.ts", "lib/targets/**/*.ts", "lib/catalog/**/*.ts"],
+    files: [
+      "lib/operations/**/*.ts",
+      "lib/jobs/**/*.ts",
+      "lib/targets/**/*.ts",
+      "lib/catalog/**/*.ts",
+      "lib/health/**/*.ts",
+      "lib/metrics/**/*.ts",
+      "lib/notify/**/*.ts",
+    ],
     rules: {
       "no-restricted-imports": restrict(
         [...WEB, ...APP, "@/cli/*"],

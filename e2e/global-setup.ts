@@ -41,6 +41,7 @@ export default async function globalSetup() {
   await target.query("create database shop owner shop_owner");
 
   const meta = await createTestMetadataDb();
+  const metricsToken = randomBytes(16).toString("hex");
   const credentials: Record<string, string> = {};
   for (const role of ["admin", "operator", "viewer"] as const) {
     const password = generatePassword();
@@ -62,6 +63,7 @@ export default async function globalSetup() {
     DB_PASSWORD: targetPassword,
     DB_TARGET_NAME: "shop",
     DB_DATA_DIR: "",
+    LIFEBOAT_METRICS_TOKEN: metricsToken,
   };
   const next = path.join(root, "node_modules", ".bin", "next");
   if (!existsSync(path.join(root, ".next", "BUILD_ID"))) await run(next, ["build"], env);
@@ -72,6 +74,7 @@ export default async function globalSetup() {
   process.env.E2E_TARGET_BASEDIR = target.baseDir;
   process.env.E2E_TARGET_PASSWORD = targetPassword;
   process.env.E2E_METADATA_URL = meta.url;
+  process.env.E2E_METRICS_TOKEN = metricsToken;
   for (const [role, password] of Object.entries(credentials)) {
     process.env[`E2E_${role.toUpperCase()}_EMAIL`] = `${role}@e2e.test`;
     process.env[`E2E_${role.toUpperCase()}_PASSWORD`] = password;

@@ -44,6 +44,10 @@ const booleanFlag = z
   .union([z.boolean(), z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"])], { error: "must be true or false" })
   .transform((value) => value === true || ["1", "true", "yes", "on"].includes(String(value)));
 
+/** A number of minutes, 1 minute to 30 days. */
+const minutes = (fallback: number) =>
+  z.coerce.number({ error: "must be a number of minutes" }).min(1, "must be 1 to 43200 minutes").max(43_200, "must be 1 to 43200 minutes").default(fallback);
+
 export const ZEnv = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   /** Lifeboat's own metadata database. Never a cluster Lifeboat may restore in place. */
@@ -114,6 +118,14 @@ export const ZEnv = z.object({
   LIFEBOAT_LOCK_TIMEOUT: z.coerce.number().int().min(1, "must be 1 to 86400 seconds").max(86_400, "must be 1 to 86400 seconds").default(300),
   /** Include role password hashes in the globals dump of environment backups. */
   LIFEBOAT_ENV_ROLE_PASSWORDS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
+  /** The seed's RPO: at most this many minutes of commits may be unarchived (health goes critical past it). */
+  LIFEBOAT_RPO_TARGET_MINUTES: minutes(60),
+  /** The seed's RTOs: a drill slower than these is critical (full restore 30, PITR 60, partial 20 minutes). */
+  LIFEBOAT_RTO_FULL_MINUTES: minutes(30),
+  LIFEBOAT_RTO_PITR_MINUTES: minutes(60),
+  LIFEBOAT_RTO_PARTIAL_MINUTES: minutes(20),
+  /** Bearer token /api/metrics requires (Prometheus' authorization: credentials); unset, metrics are off. */
+  LIFEBOAT_METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters (openssl rand -hex 16)").optional()),
 });
 
 export type TEnv = z.infer<typeof ZEnv>;
@@ -135,7 +147,7 @@ export function parseEnv(source: Record<string, string | undefined>): TEnv {
 }
 
 function isSecretName(name: string): boolean {
-  return /PASSWORD|SECRET|DATABASE_URL|KEY/.test(name);
+  return /PASSWORD|SECRET|DATABASE_URL|KEY|TOKEN/.test(name);
 }
 
 function receivedValue(source: Record<string, string | undefined>, name: string): string {

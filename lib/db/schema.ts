@@ -199,6 +199,27 @@ export const webhooks = pgTable("webhooks", {
   createdAt: createdAt(),
 });
 
+/** Each health check's current state per target (the dashboard, /api/metrics, and "turned critical" notices read it). */
+export const healthStates = pgTable(
+  "health_states",
+  {
+    id: serial("id").primaryKey(),
+    targetId: integer("target_id")
+      .notNull()
+      .references(() => targets.id, { onDelete: "cascade" }),
+    /** e.g. "size:full", "age:base", "archiving", "rto:pitr". */
+    checkId: text("check_id").notNull(),
+    /** ok | warning | critical */
+    state: text("state").notNull(),
+    title: text("title").notNull(),
+    message: text("message").notNull(),
+    /** When the check last changed state. */
+    since: timestamp("since", { withTimezone: true }).notNull(),
+    checkedAt: timestamp("checked_at", { withTimezone: true }).notNull(),
+  },
+  (table) => [uniqueIndex("health_states_target_check_idx").on(table.targetId, table.checkId)],
+);
+
 /** Every notification sent (or not), with its attempts. */
 export const deliveries = pgTable(
   "deliveries",
@@ -243,4 +264,5 @@ export type AuditRow = typeof auditLog.$inferSelect;
 export type ArchiverSample = typeof archiverSamples.$inferSelect;
 export type Schedule = typeof schedules.$inferSelect;
 export type Webhook = typeof webhooks.$inferSelect;
+export type HealthStateRow = typeof healthStates.$inferSelect;
 export type Role = (typeof roleEnum.enumValues)[number];
