@@ -1,5 +1,6 @@
-import type { Metadata } from "next";
+import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
+import { currentTheme } from "@/lib/web/theme";
 import { Providers } from "./providers";
 import "./globals.css";
 
@@ -9,9 +10,11 @@ export const metadata: Metadata = {
   icons: { icon: "/favicon.svg" },
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export const viewport: Viewport = { width: "device-width", initialScale: 1 };
+
+export default async function RootLayout({ children }: { children: ReactNode }) {
   return (
-    <html lang="en">
+    <html lang="en" className={await currentTheme()}>
       <body className="min-h-screen font-sans">
         <Providers>{children}</Providers>
       </body>

@@ -1,13 +1,13 @@
-import { redirect } from "next/navigation";
-import { SignOutButton } from "@/components/auth/sign-out-button-client";
 import { TargetStatusCard } from "@/components/overview/target-status-card";
+import { Forbidden } from "@/components/ui/forbidden";
+import { PageHeader } from "@/components/ui/page-header";
 import { can } from "@/lib/auth/permissions";
-import { getSessionUser } from "@/lib/auth/session";
 import { getDb } from "@/lib/db/client";
 import { describeConnection } from "@/lib/engine/pg/connection";
 import { getEnv } from "@/lib/env";
 import { probeTarget, type TargetProbe } from "@/lib/targets/probe-target";
 import { listTargets, resolveTarget } from "@/lib/targets/resolve-target";
+import { requirePageUser } from "@/lib/web/page-user";
 
 export const dynamic = "force-dynamic";
 
@@ -34,26 +34,17 @@ async function loadCards(): Promise<Card[]> {
 }
 
 export default async function OverviewPage() {
-  const user = await getSessionUser();
-  if (!user || !can(user, "health.read")) redirect("/signin");
+  const user = await requirePageUser();
+  if (!can(user, "health.read")) return <Forbidden permission="health.read" role={user.role} />;
   const cards = await loadCards();
-
   return (
-    <div className="mx-auto max-w-5xl p-6">
-      <header className="flex items-center justify-between border-b border-slate-200 pb-4">
-        <h1 className="text-2xl font-semibold">Lifeboat</h1>
-        <div className="flex items-center gap-3 text-sm">
-          <span data-testid="signed-in-as">
-            {user.email} · {user.role}
-          </span>
-          <SignOutButton />
-        </div>
-      </header>
-      <main className="mt-6 space-y-6">
+    <>
+      <PageHeader title="Overview" />
+      <div className="space-y-6">
         {cards.map((card) => (
           <TargetStatusCard key={card.name} name={card.name} address={card.address} probe={card.probe} />
         ))}
-      </main>
-    </div>
+      </div>
+    </>
   );
 }
