@@ -6,12 +6,15 @@ import { migrateDatabase } from "@/lib/db/migrate";
 import { getEnv, type TEnv } from "@/lib/env";
 import { InvalidInputError, LifeboatError, OperationAbortedError } from "@/lib/engine/errors";
 import { BackupLog } from "@/lib/log/backup-log";
+import { settleNotifications } from "@/lib/notify/notify";
 import { OPERATIONS, runOperation, type Actor, type OperationEvent, type OperationOutcome, type OperationServices } from "@/lib/operations";
 import type { OperationDefinition } from "@/lib/operations/types";
 import { ProgressLine } from "./progress";
 
 /** What every CLI command shares: configuration, the metadata database when reachable, the log and who runs it. */
 export type CliSession = OperationServices & { actor: Actor; close: () => Promise<void> };
+
+const NOTIFY_DEADLINE_MS = 60_000;
 
 export function warn(message: string): void {
   process.stderr.write(`lifeboat: ${message}\n`);
@@ -36,6 +39,14 @@ export async function openCliSession(options: { requireCatalog?: boolean } = {})
     log: new BackupLog(path.resolve(env.LOG_DIR), [env.DB_PASSWORD]),
     actor: { label: `cli:${os.userInfo().username}`, userId: null, role: null, via: "cli" },
     close: async () => {
+      // Webhook notices of a failed operation are sent in the background; the process waits for
+      // them (bounded: the default retries take at most ~47 s) while the metadata database is
+      // still open to record each delivery.
+      if (await settleNotifications(2_000)) {
+        warn(`sending notifications (a receiver is slow; up to ${NOTIFY_DEADLINE_MS / 1000} s)…`);
+        const left = await settleNotifications(NOTIFY_DEADLINE_MS - 2_000);
+        if (left) warn(`${left} notification(s) not delivered in time; they stay "pending" in deliveries.`);
+      }
       await handle?.close();
     },
   };

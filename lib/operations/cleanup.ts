@@ -87,6 +87,7 @@ export const cleanupOperation: OperationDefinition<TCleanupRequest, CleanupResul
         wal_kept_from: result.plan.walKeptFrom,
         window_after: result.windowAfter?.stretches.map((s) => `${s.from.time}..${s.to.time}`).join(",") || null,
       },
+      data: { plan: result.plan, windowBefore: result.windowBefore, windowAfter: result.windowAfter, applied: result.applied },
     };
   },
 };

@@ -45,6 +45,7 @@ export const restoreFullOperation: OperationDefinition<TRestoreRequest, RestoreF
         ? `${mismatches.length} table(s) differ from the backup's row counts: ${mismatches.map((m) => `${m.table} (backup ${m.expected ?? "-"}, restored ${m.actual ?? "-"})`).join(", ")}`
         : undefined,
       fields: { file: result.file, database: result.database, tables: result.rowCounts.length, mismatches: mismatches.length, duration_ms: result.durationMs },
+      data: { database: result.database, createdDatabase: result.createdDatabase, rowCounts: result.rowCounts },
     };
   },
 };

@@ -29,5 +29,6 @@ export const restoreJsonOperation: OperationDefinition<TRestoreJsonRequest, Rest
   verdict: (result) => ({
     ok: true,
     fields: { file: result.file, tables: result.tables.map((t) => t.table).join(","), duration_ms: result.durationMs },
+    data: { tables: result.tables },
   }),
 };

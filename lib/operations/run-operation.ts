@@ -18,6 +18,8 @@ import {
   type FinalStatus,
   type InterruptedRun,
 } from "@/lib/jobs/run-records";
+import { notifyInBackground } from "@/lib/notify/notify";
+import { operationNotices } from "@/lib/notify/operation-notices";
 import { managedClusterOf, resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
 import { acquireOperationLock, type OperationLock } from "./locks";
 import { LOCKED_KINDS } from "./registry";
@@ -214,7 +216,10 @@ export async function runOperation<TInput extends { target?: string | undefined 
       error: message ?? null,
       stderr: stderr ? redactSecrets(String(stderr), secrets) : null,
       bytesDone: verdict?.bytes,
-      result: verdict?.fields ? (redactFields(verdict.fields, secrets) as Record<string, unknown>) : undefined,
+      result:
+        verdict?.fields || verdict?.data
+          ? { ...(verdict.fields ? (redactFields(verdict.fields, secrets) as Record<string, unknown>) : {}), ...(verdict.data ? { data: verdict.data } : {}) }
+          : undefined,
     }).catch((e: unknown) => warnings.push(`the run record could not be finished: ${(e as Error).message}`));
   }
 
@@ -253,6 +258,22 @@ export async function runOperation<TInput extends { target?: string | undefined 
       subject: target?.name ?? null,
       details: { kind: definition.kind, status: finalStatus, runId: runId ?? null, ...params, ...verdict?.fields, error: message ?? null },
     }).catch((e: unknown) => warnings.push(`the audit log could not be written: ${(e as Error).message}`));
+  }
+
+  if (meta) {
+    // Webhooks go out in the background: a slow or dead receiver's retries (bounded, each recorded
+    // in deliveries) never hold up the caller. They are tracked, not forgotten: a CLI session
+    // awaits them, with a deadline, before its process exits (cli/context.ts).
+    const notices = operationNotices({
+      kind: definition.kind,
+      status: finalStatus,
+      target: target?.name ?? null,
+      runId,
+      error: message,
+      code: error?.code,
+      fields: verdict?.fields && redactFields(verdict.fields, secrets),
+    });
+    for (const notice of notices) notifyInBackground(meta.db, notice, { secretsKey: env.LIFEBOAT_SECRETS_KEY });
   }
 
   return { status: finalStatus, runId, target: target?.name, result, verdict, error, warnings };

@@ -55,6 +55,11 @@ export type OperationVerdict = {
   artifacts?: ListedArtifact[] | undefined;
   /** Fields for the log line and the audit row. */
   fields?: Record<string, string | number | boolean | null | undefined> | undefined;
+  /**
+   * What the pages show of the finished run (per-table row counts, a retention plan, a PITR
+   * preview): stored as `runs.result.data`. Never secrets: it is shown to everyone who can see runs.
+   */
+  data?: Record<string, unknown> | undefined;
 };
 
 /**
@@ -68,6 +73,12 @@ export type OperationDefinition<TInput extends { target?: string | undefined }, 
   permission: Permission;
   input: z.ZodType<TInput>;
   lock: boolean;
+  /**
+   * Whether this input needs the target's database host itself (its data directory, the power to
+   * stop and start it): such a job goes to the target's host queue, which only a process on that
+   * host works (its agent, or a worker that can read the data directory). Default: any worker.
+   */
+  host?: ((input: TInput) => boolean) | undefined;
   /** A destructive operation: the database name a person must type to confirm it, given the input. */
   confirmation?: ((input: TInput, target: ResolvedTarget) => { what: string; database: string } | undefined) | undefined;
   /** Refuse input that cannot work for this target, before anything is looked at or changed. */

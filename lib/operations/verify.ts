@@ -137,6 +137,7 @@ export const verifyOperation: OperationDefinition<TVerifyRequest, VerifyResult> 
         rto_pitr_ms: result.pitr?.durationMs,
         pitr_skipped: result.pitrSkipped ?? undefined,
       },
+      data: { logical: result.logical, pitr: result.pitr },
     };
   },
 };
