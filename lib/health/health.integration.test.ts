@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -19,7 +20,10 @@ import type { OperationDefinition } from "@/lib/operations/types";
 import { resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
 import { createTestMetadataDb, type TestMetadataDb } from "@/test/helpers/metadata-db";
 import { renderMetrics } from "@/lib/metrics/render-metrics";
+import { saveWebhook } from "@/lib/notify/webhooks";
+import { startTestReceiver, type TestReceiver } from "@/lib/notify/test-receiver";
 import { checkTargetHealth } from "./gather-health";
+import { watchHealth } from "./watch-health";
 import { sampleTargetArchiver } from "./sample-target";
 
 const exec = promisify(execFile);
@@ -40,6 +44,7 @@ describe("health checks against a real target (issue 10)", () => {
   let vars: Record<string, string>;
   let target: ResolvedTarget;
   let log: BackupLog;
+  let receiver: TestReceiver;
 
   const appSql = async (text: string) =>
     withClient({ host: "127.0.0.1", port: cluster.port, database: "app", user: "app", password: APP_PASSWORD }, async (c) => (await c.query(text)).rows);
@@ -92,9 +97,12 @@ describe("health checks against a real target (issue 10)", () => {
       BACKUP_DIR: path.join(work, "backups"),
       LOG_DIR: path.join(work, "logs"),
     };
+    receiver = await startTestReceiver();
+    vars.LIFEBOAT_SECRETS_KEY = randomBytes(32).toString("base64");
     env = parseEnv(vars);
     log = new BackupLog(env.LOG_DIR);
     target = await resolveTarget({ env, db: meta.db });
+    await saveWebhook(meta.db, { url: receiver.url("/hook"), format: "json", events: ["critical"] }, env.LIFEBOAT_SECRETS_KEY);
     await ensureDefaultSchedules(meta.db, target.id!, "UTC");
     // This target's nightly backup writes full dumps only.
     await meta.db
@@ -104,6 +112,7 @@ describe("health checks against a real target (issue 10)", () => {
   }, 120_000);
 
   afterAll(async () => {
+    await receiver?.close();
     await cluster?.remove();
     await meta?.drop();
     if (work) await rm(work, { recursive: true, force: true });
@@ -118,10 +127,19 @@ describe("health checks against a real target (issue 10)", () => {
 
     await appSql("truncate bulk");
     expect((await backup()).status).toBe("succeeded");
-    const after = await health();
-    expect(after.byId.get("size:full")).toMatchObject({ state: "critical", message: expect.stringMatching(/a table may have been emptied/) });
-    expect(after.turnedCritical).toContain("size:full");
-    expect((await health()).turnedCritical).not.toContain("size:full");
+    // The worker's health watch: the check that has just turned critical is announced to the webhook, once.
+    const first = await watchHealth({ db: meta.db, env });
+    const after = first.find((r) => r.target === "app")!;
+    expect(after.checks.find((c) => c.id === "size:full")).toMatchObject({
+      state: "critical",
+      message: expect.stringMatching(/a table may have been emptied/),
+    });
+    expect(after.turnedCritical.map((c) => c.id)).toContain("size:full");
+    const [notice] = (await receiver.waitFor(1, 30_000)).filter((r) => JSON.stringify(r.json).includes("size:full"));
+    expect(notice?.json).toMatchObject({ event: "critical", target: "app", severity: "critical", title: "Size of the full dump of app is CRITICAL" });
+    const again = await watchHealth({ db: meta.db, env });
+    expect(again.find((r) => r.target === "app")!.turnedCritical.map((c) => c.id)).not.toContain("size:full");
+    expect(receiver.received.filter((r) => JSON.stringify(r.json).includes("size:full"))).toHaveLength(1);
     const [stored] = await meta.db
       .select()
       .from(healthStates)
