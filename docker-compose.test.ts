@@ -18,14 +18,15 @@ describe("docker-compose.yml", async () => {
   const lifeboat = compose.services.lifeboat!;
   const command = (postgres.command ?? []).join(" ");
 
-  it("runs PostgreSQL 15 on 15432 with WAL archiving into the shared backup volume", () => {
-    expect(postgres.image).toBe("postgres:15");
+  it("runs PostgreSQL 15 with the Lifeboat agent on 15432, archiving WAL into the shared backup volume", async () => {
+    expect(postgres.build).toEqual({ context: ".", dockerfile: "docker/postgres-agent/Dockerfile" });
+    const dockerfile = await readFile(path.join(root, "docker/postgres-agent/Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(/FROM postgres:15/);
     expect(postgres.ports).toContain("15432:5432");
     expect(command).toContain("wal_level=replica");
     expect(command).toContain("archive_mode=on");
-    expect(command).toMatch(/archive_command=\/usr\/local\/bin\/archive-wal %p \/backups\/\$\$\{TARGET\}\/archive %f/);
+    expect(command).toContain("archive_command=/usr/local/bin/archive-wal %p /backups/${DB_TARGET_NAME:-allertify}/archive %f");
     expect(postgres.volumes).toContain("backups:/backups");
-    expect(postgres.volumes).toContain("./bin/archive-wal:/usr/local/bin/archive-wal:ro");
   });
 
   it("builds Lifeboat with PostgreSQL 15 client tools, sharing the backup volume", async () => {

@@ -1,12 +1,14 @@
 /**
  * npm run enqueue -- <kind> [--target NAME] [--input '<json>'] [--host]
- * Queue an operation for the workers (or, with --host, for the target's agent on its database host):
- * e.g. `npm run enqueue -- backup`, `npm run enqueue -- pitr --input '{"latest":true,"mode":"in-place","confirm":"allertify"}' --host`.
+ * Queue an operation for the workers: e.g. `npm run enqueue -- backup`. An operation that needs the
+ * target's database host (`pitr` with "mode":"in-place") goes to that target's host queue by itself,
+ * for its agent (`npm run agent`) or a worker on that host; `--host` forces it there. For example
+ * `npm run enqueue -- pitr --input '{"latest":true,"mode":"in-place","confirm":"allertify"}'`.
  * The input is checked now, as the operation will check it.
  */
 import { Command } from "commander";
 import { InvalidInputError } from "@/lib/engine/errors";
-import { enqueueOperation, openQueue } from "@/lib/jobs/queue";
+import { enqueueOperation, HOST_JOB_DEADLINE_MINUTES, openQueue } from "@/lib/jobs/queue";
 import { OPERATIONS } from "@/lib/operations";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 import { openCliSession, runCli } from "./context";
@@ -15,7 +17,7 @@ const program = new Command("enqueue")
   .argument("<kind>", `one of ${Object.keys(OPERATIONS).join(", ")}`)
   .option("--target <name>", "target (default: the one from DB_*)")
   .option("--input <json>", "the operation's input as JSON", "{}")
-  .option("--host", "for the agent on the target's database host")
+  .option("--host", "for the target's database host (its agent), even if the operation does not need it")
   .showHelpAfterError();
 
 runCli(async () => {
@@ -36,7 +38,7 @@ runCli(async () => {
     const target = await resolveTarget({ env: session.env, db: session.meta!.db, name: opts.target ?? (input.target as string | undefined) });
     const parsed = definition.input.safeParse({ ...input, target: target.name });
     if (!parsed.success) throw new InvalidInputError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-    const { runId } = await enqueueOperation(session.meta!.db, boss, {
+    const { runId, host } = await enqueueOperation(session.meta!.db, boss, {
       kind,
       input: { ...input, target: target.name },
       targetId: target.id,
@@ -44,7 +46,9 @@ runCli(async () => {
       params: definition.params(parsed.data as never),
       host: opts.host,
     });
-    console.log(`queued ${kind} of ${target.name} as run ${runId}${opts.host ? " (for its agent)" : ""}`);
+    console.log(
+      `queued ${kind} of ${target.name} as run ${runId}${host ? ` (for its database host: an agent there, npm run agent -- --target ${target.name}, or a worker that can read its data directory must pick it up within ${HOST_JOB_DEADLINE_MINUTES} minutes)` : ""}`,
+    );
     return 0;
   } finally {
     await boss.stop({ graceful: false }).catch(() => undefined);

@@ -1,29 +1,32 @@
 /**
  * The quickstart sandbox (README's first command). Writes .env with random secrets when missing,
  * starts or reuses the demo and metadata clusters, seeds the demo database, migrates, creates the
- * admin (printing the password once), builds the dashboard when the sources changed and serves it.
- * Ctrl-C stops the web server and leaves every cluster and backup in place; `npm run demo:stop`
- * stops the clusters.
+ * admin (printing the password once), builds the dashboard when the sources changed and serves it
+ * with a worker beside it (in this process: queued and scheduled operations, archiver samples, and
+ * the demo target's host queue, so an in-place PITR from the dashboard runs here). Ctrl-C (or
+ * `npm run demo:stop`, which signals this process through .lifeboat/quickstart.pid) stops the web
+ * server and the worker and leaves every cluster and backup in place; `npm run demo:stop` then
+ * stops the clusters. `--no-serve` prepares everything and exits: nothing keeps running but the
+ * clusters (`npm run worker` runs a worker on its own).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { readdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { EnvError, getEnv, requireAuthSecret, type TEnv } from "@/lib/env";
-import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
 import { createDb } from "@/lib/db/client";
-import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { isPortInUse } from "@/lib/engine/cluster/free-port";
 import { PgBinaryNotFoundError, findPgBinary } from "@/lib/engine/pg/find-pg-binary";
+import { processStartTime } from "@/lib/engine/process/spawn-child";
 import { AGE_IDENTITY_FILE, ensureAgeIdentity, ensureEnvFile, sandboxDefaults, updateOldDefault } from "@/lib/sandbox/env-file";
 import { startSandbox } from "@/lib/sandbox/start-sandbox";
 import { listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
+import { openQueue, workerLabel } from "@/lib/jobs/queue";
+import { startStandardWorker } from "@/lib/jobs/worker";
 import { BackupLog } from "@/lib/log/backup-log";
 import { runOperation } from "@/lib/operations";
 import { backupOperation } from "@/lib/operations/backup";
-import { identities } from "@/lib/operations/settings";
-import { defaultTargetConnection } from "@/lib/targets/default-target";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -100,38 +103,42 @@ async function main() {
     say(`admin ${sandbox.admin.email} exists; its password was printed on the first run (new one: npm run quickstart -- --reset-admin-password)`);
   }
 
-  if (args["no-serve"]) return;
-  const stopSampling = sampleArchiverEveryMinute(env, sandbox.target.id);
-  try {
-    await serve(webPort);
-  } finally {
-    stopSampling();
+  if (args["no-serve"]) {
+    // Nothing is left running but the clusters: a worker that outlived this command would hold
+    // connections nobody can see or stop. npm run worker runs one on its own.
+    say("ready (--no-serve: no dashboard and no worker started; npm run worker runs queued and scheduled operations)");
+    return;
   }
+  await serve(webPort, env);
 }
 
+/** Where the serving quickstart records itself, so `npm run demo:stop` (scripts/demo-stop.ts) can stop it and its worker first. */
+const QUICKSTART_PID_FILE = path.join(root, ".lifeboat", "quickstart.pid");
+
 /**
- * While the sandbox serves, pg_stat_archiver and the backlog are sampled into the metadata store
- * once a minute (the job queue will own this for production workers).
+ * The sandbox's worker, in this process: the shared queue, schedules, archiver samples every
+ * minute, and the host queue of the demo target (its data directory is readable here), so an
+ * in-place PITR queued from the dashboard runs without an agent.
  */
-function sampleArchiverEveryMinute(env: TEnv, targetId: number): () => void {
-  const meta = createDb(env.DATABASE_URL, { max: 1 });
-  const sample = async () => {
-    try {
-      const archive = {
-        dir: path.resolve(root, env.BACKUP_DIR, env.DB_TARGET_NAME, "archive"),
-        pgBinDir: env.PG_BIN_DIR,
-        identities: await identities(env).catch(() => []),
-      };
-      await recordArchiverSample(meta.db, targetId, await sampleArchiver(defaultTargetConnection(env), { archive }));
-    } catch (error) {
-      say(`archiver sample failed: ${(error as Error).message}`);
-    }
-  };
-  void sample();
-  const timer = setInterval(() => void sample(), 60_000);
-  return () => {
-    clearInterval(timer);
-    void meta.close();
+async function startSandboxWorker(env: TEnv) {
+  const meta = createDb(env.DATABASE_URL, { max: 4 });
+  const boss = await openQueue(env.DATABASE_URL, { application: "lifeboat quickstart worker" });
+  const label = workerLabel("worker");
+  const worker = await startStandardWorker({
+    services: { env, meta, log: new BackupLog(path.resolve(root, env.LOG_DIR), [env.DB_PASSWORD]) },
+    boss,
+    label,
+    timezone: env.LIFEBOAT_SCHEDULE_TIMEZONE,
+    onEvent: (message) => say(`worker: ${message}`),
+  });
+  say(`worker running (${label}; also the database host of ${worker.hostTargets.join(", ") || "no target"})`);
+  return {
+    stop: async () => {
+      await worker.stop();
+      await boss.stop({ graceful: true, timeout: 10_000 }).catch(() => undefined);
+      await meta.close().catch(() => undefined);
+      say("worker stopped");
+    },
   };
 }
 
@@ -167,20 +174,35 @@ function run(command: string, commandArgs: string[]): Promise<void> {
   });
 }
 
-async function serve(webPort: number) {
+async function serve(webPort: number, env: TEnv) {
   if (await isPortInUse(webPort)) throw new Error(`Port ${webPort} is already in use: stop what runs there, or pass -- --port N.`);
   const next = path.join(root, "node_modules", ".bin", "next");
   if (await buildIsStale()) {
     say("building the dashboard (first run or sources changed)…");
     await run(next, ["build"]);
   }
-  say(`serving the dashboard on http://localhost:${webPort} (Ctrl-C stops it; data stays)`);
-  const child = spawn(next, ["start", "-p", String(webPort)], { cwd: root, stdio: "inherit" });
-  const stop = () => child.kill("SIGTERM");
+  // A signal from here on stops the dashboard, then the worker (its running operations end as interrupted).
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    child?.kill("SIGTERM");
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  await new Promise<void>((resolve) => child.once("close", () => resolve()));
-  say("dashboard stopped; the demo cluster keeps running (npm run demo:stop stops it)");
+  const worker = await startSandboxWorker(env);
+  await writeFile(QUICKSTART_PID_FILE, `${JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) })}\n`, { mode: 0o644 });
+  try {
+    if (stopping) return;
+    say(`serving the dashboard on http://localhost:${webPort} (Ctrl-C stops it and the worker; data stays)`);
+    child = spawn(next, ["start", "-p", String(webPort)], { cwd: root, stdio: "inherit" });
+    await new Promise<void>((resolve) => child!.once("close", () => resolve()));
+    say("dashboard stopped");
+  } finally {
+    await worker.stop();
+    await rm(QUICKSTART_PID_FILE, { force: true });
+    say("the demo cluster keeps running (npm run demo:stop stops it)");
+  }
 }
 
 main().catch((error: unknown) => {

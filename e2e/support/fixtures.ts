@@ -28,3 +28,13 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** The page at desktop (1280×800) and phone (390×844) width, saved as <name>-desktop.png and <name>-phone.png with the test results. */
+export async function screenshotPage(page: Page, name: string): Promise<void> {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await screenshot(page, `${name}-desktop`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, `${name}-phone`);
+  if (size) await page.setViewportSize(size);
+}

@@ -35,6 +35,7 @@ describe("audit log hash chain (on a freshly migrated metadata database)", () =>
       "audit_log",
       "backup_artifacts",
       "deliveries",
+      "health_states",
       "runs",
       "schedules",
       "targets",

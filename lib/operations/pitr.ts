@@ -84,6 +84,8 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
   permission: "backups.pitr",
   input: ZPitrRequest,
   lock: true,
+  // In place stops, replaces and starts the cluster: only a process on its host can do that.
+  host: (input) => input.mode === "in-place",
   confirmation: (input, target) =>
     input.mode === "in-place" ? { what: `Point-in-time recovery of ${target.name} in place`, database: target.connection.database } : undefined,
   check: (context, input) => {
@@ -136,6 +138,15 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
       timeline: outcome.timeline,
       last_replayed: outcome.lastReplayed,
       duration_ms: outcome.durationMs,
+    },
+    // The recovered instance's port and row counts (beside the live database's) for the preview; never a password.
+    data: {
+      mode: outcome.mode,
+      port: outcome.port,
+      timeline: outcome.timeline,
+      lastReplayed: outcome.lastReplayed,
+      preview: outcome.preview ?? null,
+      warnings: outcome.warnings,
     },
   }),
 };
