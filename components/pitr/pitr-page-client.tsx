@@ -1,0 +1,100 @@
+"use client";
+
+import { useState } from "react";
+import { Card } from "@/components/ui/card";
+import { EmptyState } from "@/components/ui/empty-state";
+import { formatBytes } from "@/lib/format";
+import { formatMoment, fromLocalInput, toLocalInput, type PitrTargetView } from "@/lib/web/pitr-view";
+import { PitrWorkbench } from "./pitr-workbench-client";
+import { useBrowserZone } from "./use-zone";
+import { WindowTimeline } from "./window-timeline-client";
+
+/** The window (everyone) and, for admins, the picker, the plan and the recoveries. */
+export function PitrPageClient({ view, canAct, role }: { view: PitrTargetView; canAct: boolean; role: string }) {
+  const zone = useBrowserZone();
+  const [value, setValue] = useState("");
+  const selected = fromLocalInput(value);
+  const when = (iso: string) => formatMoment(iso, zone);
+  const followed = view.timelines.find((t) => t.followed);
+
+  return (
+    <div className="space-y-6">
+      <Card title={`Recoverable window of ${view.name}`} data-testid="pitr-window">
+        {view.error ? (
+          <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+            {view.error}
+          </p>
+        ) : null}
+        {view.bases.length === 0 && !view.error ? (
+          <EmptyState title="Nothing can be recovered to a moment yet">
+            There is no base backup of {view.name}. Take one (Backups → run a base backup, or <code>npm run backup -- --kinds base</code>); from its end on,
+            every archived moment can be recovered.
+          </EmptyState>
+        ) : null}
+        {view.timelines.length > 0 ? (
+          <>
+            <WindowTimeline view={view} selected={selected} onPick={canAct ? (ms) => setValue(toLocalInput(ms)) : undefined} />
+            <div className="mt-4 space-y-3 text-sm">
+              {view.timelines.map((t) => (
+                <div key={t.timeline}>
+                  <h3 className="font-medium">
+                    Timeline {t.timeline}
+                    {t.followed ? " (recovery follows this one)" : " (superseded: recovery follows the newest timeline)"}
+                  </h3>
+                  <ul className="mt-1 list-disc space-y-0.5 pl-5" data-testid={t.followed ? "pitr-stretches" : undefined}>
+                    {t.stretches.map((s) => (
+                      <li key={`${s.from.lsn}-${s.to.lsn}`} data-testid="pitr-stretch" data-from={s.from.time} data-to={s.to.time}>
+                        {s.from.lsn === s.to.lsn ? (
+                          <>Only {when(s.from.time)}: the end of the base backup, no WAL archived after it yet.</>
+                        ) : (
+                          <>
+                            {when(s.from.time)} → {when(s.to.time)} <span className="text-slate-500">({zone})</span>, from base backup
+                            {s.bases.length > 1 ? "s" : ""} {s.bases.join(", ")}; ends: {s.endReason}.
+                          </>
+                        )}
+                      </li>
+                    ))}
+                    {t.restorePoints.map((p) => (
+                      <li key={`${p.name}-${p.lsn}`}>
+                        Restore point “{p.name}” at {p.lsn}
+                        {p.time ? `, ${p.estimated ? "about " : ""}${when(p.time)}` : ""}.
+                      </li>
+                    ))}
+                  </ul>
+                  {t.problems.length > 0 ? (
+                    <ul className="mt-1 space-y-0.5 text-amber-800 dark:text-amber-200" aria-label="Problems in the archive">
+                      {t.problems.map((p) => (
+                        <li key={p}>Problem: {p}</li>
+                      ))}
+                    </ul>
+                  ) : null}
+                </div>
+              ))}
+              <details>
+                <summary className="cursor-pointer">Base backups ({view.bases.length})</summary>
+                <ul className="mt-1 list-disc pl-5">
+                  {view.bases.map((b) => (
+                    <li key={b.artifact}>
+                      {b.artifact}: ended {when(b.finishedAt)}, {formatBytes(b.sizeBytes)}, timeline {b.timeline ?? "?"}
+                      {b.walStopLsn ? `, WAL stop ${b.walStopLsn}` : ""}
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            </div>
+          </>
+        ) : null}
+      </Card>
+
+      {canAct ? (
+        followed && followed.stretches.length > 0 ? (
+          <PitrWorkbench view={view} value={value} onValue={setValue} />
+        ) : null
+      ) : (
+        <p className="text-sm text-slate-600 dark:text-slate-400" data-testid="pitr-read-only">
+          You are signed in as {role}: you can see what can be recovered; recovering needs an admin.
+        </p>
+      )}
+    </div>
+  );
+}
