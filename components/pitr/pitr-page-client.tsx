@@ -1,16 +1,49 @@
 "use client";
 
 import { useState } from "react";
+import { Button } from "@/components/ui/button";
+import { StateBadge } from "@/components/ui/state-badge";
 import { Card } from "@/components/ui/card";
 import { EmptyState } from "@/components/ui/empty-state";
 import { formatBytes } from "@/lib/format";
-import { formatMoment, fromLocalInput, toLocalInput, type PitrTargetView } from "@/lib/web/pitr-view";
-import { PitrWorkbench } from "./pitr-workbench-client";
+import { formatMoment, fromLocalInput, timeMs, toLocalInput, type PitrTargetView, type RecoveredInstanceView } from "@/lib/web/pitr-view";
+import { PitrWorkbench, RecoveredInstance } from "./pitr-workbench-client";
 import { useBrowserZone } from "./use-zone";
 import { WindowTimeline } from "./window-timeline-client";
 
+/** Instances earlier recoveries left running on this host: look into them, or stop them. */
+function RecoveredInstances({ instances, zone }: { instances: RecoveredInstanceView[]; zone: string }) {
+  const [open, setOpen] = useState<number | null>(null);
+  const [removed, setRemoved] = useState<number[]>([]);
+  const moment = (text: string) => (Number.isFinite(timeMs(text)) ? `${formatMoment(text, zone)} (${zone})` : text);
+  return (
+    <Card title="Recovered instances on this host" data-testid="pitr-instances">
+      <ul className="space-y-3 text-sm">
+        {instances.map((i) => (
+          <li key={i.runId} data-testid="pitr-instance" data-run={i.runId}>
+            <div className="flex flex-wrap items-center gap-2">
+              <span>
+                Run {i.runId}: {moment(i.recoveredTo)} on 127.0.0.1:{i.data.port}
+              </span>
+              {removed.includes(i.runId) ? (
+                <StateBadge state="canceled" label="stopped and removed" />
+              ) : (
+                <StateBadge state={i.running ? "running" : "canceled"} label={i.running ? "running" : "stopped"} />
+              )}
+              <Button onClick={() => setOpen(open === i.runId ? null : i.runId)} aria-expanded={open === i.runId}>
+                {open === i.runId ? "Close" : "Look into"}
+              </Button>
+            </div>
+            {open === i.runId ? <RecoveredInstance runId={i.runId} data={i.data} zone={zone} onDiscarded={() => setRemoved((r) => [...r, i.runId])} /> : null}
+          </li>
+        ))}
+      </ul>
+    </Card>
+  );
+}
+
 /** The window (everyone) and, for admins, the picker, the plan and the recoveries. */
-export function PitrPageClient({ view, canAct, role }: { view: PitrTargetView; canAct: boolean; role: string }) {
+export function PitrPageClient({ view, canAct, role, instances }: { view: PitrTargetView; canAct: boolean; role: string; instances: RecoveredInstanceView[] }) {
   const zone = useBrowserZone();
   const [value, setValue] = useState("");
   const selected = fromLocalInput(value);
@@ -86,6 +119,7 @@ export function PitrPageClient({ view, canAct, role }: { view: PitrTargetView; c
         ) : null}
       </Card>
 
+      {canAct && instances.length > 0 ? <RecoveredInstances instances={instances} zone={zone} /> : null}
       {canAct ? (
         followed && followed.stretches.length > 0 ? (
           <PitrWorkbench view={view} value={value} onValue={setValue} />

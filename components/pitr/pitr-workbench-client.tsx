@@ -54,7 +54,7 @@ function RowCountsTable({ rows, caption, testId }: { rows: PitrRowCount[]; capti
               Live now
             </th>
             <th scope="col" className="py-1 text-right font-medium">
-              In place would change
+              Difference
             </th>
           </tr>
         </thead>
@@ -91,7 +91,7 @@ function RowCountsTable({ rows, caption, testId }: { rows: PitrRowCount[]; capti
 }
 
 /** A recovered instance: its row counts, the first rows of a table, and a way to stop it. */
-function RecoveredInstance({ run, data, zone }: { run: RunView; data: PitrRunData; zone: string }) {
+export function RecoveredInstance({ runId, data, zone, onDiscarded }: { runId: number; data: PitrRunData; zone: string; onDiscarded?: () => void }) {
   const tables = (data.preview ?? []).map((r) => r.table);
   const [table, setTable] = useState(tables[0] ?? "");
   const [rows, setRows] = useState<RecoveredRowsView | null>(null);
@@ -103,19 +103,20 @@ function RecoveredInstance({ run, data, zone }: { run: RunView; data: PitrRunDat
   const showRows = async () => {
     setBusy(true);
     setMessage(null);
-    const result = await readRecoveredRows({ runId: run.id, table });
+    const result = await readRecoveredRows({ runId, table });
     setBusy(false);
     if (result.ok) setRows(result.data);
     else setMessage({ text: result.error, error: true });
   };
   const discard = async () => {
     setBusy(true);
-    const result = await discardRecoveredInstance({ runId: run.id });
+    const result = await discardRecoveredInstance({ runId });
     setBusy(false);
     setMessage(result.ok ? { text: result.data.message, error: false } : { text: result.error, error: true });
     if (result.ok) {
       setStopped(true);
       setRows(null);
+      onDiscarded?.();
     }
   };
 
@@ -379,7 +380,7 @@ export function PitrWorkbench({ view, value, onValue }: { view: PitrTargetView; 
                   {shownPlan.plan.base.walStopLsn ?? "?"}, timeline {shownPlan.plan.base.timeline ?? "?"})
                 </dd>
                 <dt className="font-medium">WAL to replay</dt>
-                <dd data-testid="pitr-plan-wal">
+                <dd data-testid="pitr-plan-wal" className="break-all">
                   from {shownPlan.plan.wal.fromLsn} to {shownPlan.plan.wal.targetLsn ?? "the first commit after the moment"} on timeline{" "}
                   {shownPlan.plan.wal.timeline}: segments {shownPlan.plan.wal.firstSegment}
                   {shownPlan.plan.wal.segments > 1 ? ` … ${shownPlan.plan.wal.lastSegment}` : ""} (at most {shownPlan.plan.wal.segments}); the archive reaches{" "}
@@ -411,7 +412,7 @@ export function PitrWorkbench({ view, value, onValue }: { view: PitrTargetView; 
               Restoring {view.name} as of {formatMoment(newRun.utc, zone)} ({zone}) into a new instance:
             </p>
             <RunProgress key={newRun.runId} runId={newRun.runId} onFinished={(run) => setFinished({ run, utc: newRun.utc })} />
-            {finished && finishedData ? <RecoveredInstance key={finished.run.id} run={finished.run} data={finishedData} zone={zone} /> : null}
+            {finished && finishedData ? <RecoveredInstance key={finished.run.id} runId={finished.run.id} data={finishedData} zone={zone} /> : null}
           </div>
         ) : null}
       </Card>

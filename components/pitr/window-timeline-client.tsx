@@ -1,11 +1,11 @@
 "use client";
 
-import type { MouseEvent } from "react";
+import { useEffect, useRef, useState, type MouseEvent } from "react";
 import { formatMoment, timeMs, type PitrTargetView, type PitrTimelineView } from "@/lib/web/pitr-view";
 import { useBrowserZone } from "./use-zone";
 
-const W = 1000;
-const LEFT = 100;
+/** Width until the container is measured (then the drawing uses its real width: text stays legible on a phone). */
+const DEFAULT_WIDTH = 1000;
 const RIGHT = 24;
 const TOP = 26;
 const ROW = 64;
@@ -56,6 +56,18 @@ function tickLabel(ms: number, span: number, zone: string): string {
  */
 export function WindowTimeline({ view, selected, onPick }: Props) {
   const zone = useBrowserZone();
+  const box = useRef<HTMLDivElement>(null);
+  const [W, setWidth] = useState(DEFAULT_WIDTH);
+  useEffect(() => {
+    const element = box.current;
+    if (!element) return;
+    const observer = new ResizeObserver(([entry]) => {
+      if (entry) setWidth(Math.max(300, Math.round(entry.contentRect.width)));
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  const LEFT = W < 600 ? 78 : 100;
   const [start, end] = domainOf(view);
   const span = end - start;
   const x = (ms: number) => LEFT + ((ms - start) / span) * (W - LEFT - RIGHT);
@@ -65,8 +77,8 @@ export function WindowTimeline({ view, selected, onPick }: Props) {
 
   const pick = (event: MouseEvent<SVGSVGElement>) => {
     if (!onPick) return;
-    const box = event.currentTarget.getBoundingClientRect();
-    const vx = ((event.clientX - box.left) / box.width) * W;
+    const rect = event.currentTarget.getBoundingClientRect();
+    const vx = ((event.clientX - rect.left) / rect.width) * W;
     if (vx < LEFT) return;
     onPick(Math.round(start + ((vx - LEFT) / (W - LEFT - RIGHT)) * span));
   };
@@ -164,7 +176,8 @@ export function WindowTimeline({ view, selected, onPick }: Props) {
     );
   };
 
-  const ticks = Array.from({ length: 5 }, (_, i) => start + (span * (i + 0.5)) / 5);
+  const tickCount = W < 600 ? 3 : 5;
+  const ticks = Array.from({ length: tickCount }, (_, i) => start + (span * (i + 0.5)) / tickCount);
   const axisY = TOP + view.timelines.length * ROW + 4;
   const summary = view.timelines
     .filter((t) => t.followed)
@@ -172,11 +185,11 @@ export function WindowTimeline({ view, selected, onPick }: Props) {
     .join("; ");
 
   return (
-    <div className="overflow-x-auto">
+    <div ref={box}>
       <svg
         data-testid="pitr-timeline"
         viewBox={`0 0 ${W} ${height}`}
-        className={`min-w-[640px] w-full select-none ${onPick ? "cursor-crosshair" : ""}`}
+        className={`w-full select-none ${onPick ? "cursor-crosshair" : ""}`}
         role="img"
         aria-label={`Recoverable window of ${view.name}: ${summary || "nothing recoverable yet"}`}
         onClick={pick}
@@ -199,8 +212,9 @@ export function WindowTimeline({ view, selected, onPick }: Props) {
         </g>
         {selected !== null && selected >= start && selected <= end ? (
           <g data-testid="pitr-selected">
-            <line x1={x(selected)} x2={x(selected)} y1={TOP - 8} y2={axisY} strokeWidth={2} className="stroke-sky-500" />
-            <text x={x(selected) + 4} y={TOP - 12} className="fill-sky-700 text-[11px] dark:fill-sky-300">
+            <line x1={x(selected)} x2={x(selected)} y1={TOP + 8} y2={axisY} strokeWidth={2} className="stroke-sky-500" />
+            {/* Below the bars, so it never covers the "now" label at the top. */}
+            <text x={x(selected) - 4} y={axisY - 4} textAnchor="end" className="fill-sky-700 text-[11px] font-medium dark:fill-sky-300">
               picked
             </text>
           </g>

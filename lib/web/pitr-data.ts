@@ -1,6 +1,12 @@
 import "server-only";
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
+import { runs } from "@/lib/db/schema";
+import { ManagedCluster } from "@/lib/engine/cluster/managed-cluster";
+import { PITR_INSTANCE_MARKER } from "@/lib/engine/pitr/run-pitr";
 import { listBaseBackups } from "@/lib/engine/pitr/plan-pitr";
 import type { Manifest } from "@/lib/engine/repository/manifest";
 import { computeRecoverableWindow, type RecoverableWindow } from "@/lib/engine/wal/recoverable-window";
@@ -8,7 +14,7 @@ import { parseLsn } from "@/lib/engine/wal/wal-names";
 import type { TEnv } from "@/lib/env";
 import { identities } from "@/lib/operations/settings";
 import { listTargets, resolveTarget, type ResolvedTarget } from "@/lib/targets/resolve-target";
-import type { PitrRestorePointView, PitrTargetView, PitrTimelineView } from "./pitr-view";
+import type { PitrRestorePointView, PitrRunData, PitrTargetView, PitrTimelineView, RecoveredInstanceView } from "./pitr-view";
 
 /** Older timelines drawn besides the followed one (each costs a pg_waldump pass over its WAL). */
 const MAX_TIMELINES = 4;
@@ -108,4 +114,34 @@ export async function loadPitrTarget(env: TEnv, db: Db, name: string | undefined
     view.error = `The recoverable window could not be read: ${(error as Error).message}`;
   }
   return view;
+}
+
+/**
+ * Instances that recoveries into a new instance left on this host (their folder still exists):
+ * after a reload they can still be looked into, and stopped.
+ */
+export async function loadRecoveredInstances(env: TEnv, db: Db, name: string): Promise<RecoveredInstanceView[]> {
+  const target = await resolveTarget({ env, db, name });
+  if (target.id === null) return [];
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.kind, "pitr"), eq(runs.status, "succeeded"), eq(runs.targetId, target.id)))
+    .orderBy(desc(runs.id))
+    .limit(50);
+  const instances: RecoveredInstanceView[] = [];
+  for (const run of rows) {
+    const data = (run.result as { data?: PitrRunData } | null)?.data;
+    if (data?.mode !== "new-instance" || typeof data.dataDir !== "string" || !path.isAbsolute(data.dataDir)) continue;
+    if (!existsSync(path.join(path.dirname(data.dataDir), PITR_INSTANCE_MARKER))) continue;
+    const running = await new ManagedCluster({ dataDir: data.dataDir, control: { method: "pg_ctl" } }).isRunning().catch(() => false);
+    instances.push({
+      runId: run.id,
+      recoveredTo: String(run.params.recovery_target ?? ""),
+      finishedAt: run.finishedAt?.toISOString() ?? null,
+      running,
+      data,
+    });
+  }
+  return instances;
 }

@@ -78,6 +78,15 @@ export type PitrRunData = {
   warnings: string[];
 };
 
+/** A recovered instance that a run left on this host (admins can look into it or stop it). */
+export type RecoveredInstanceView = {
+  runId: number;
+  recoveredTo: string;
+  finishedAt: string | null;
+  running: boolean;
+  data: PitrRunData;
+};
+
 export type RecoveredRowsView = { table: string; columns: string[]; rows: string[][]; limit: number };
 
 /** ISO-8601 UTC with microseconds (as the engine compares times): "2026-01-15T14:30:00.000000Z". */

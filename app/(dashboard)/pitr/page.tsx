@@ -5,7 +5,7 @@ import { can } from "@/lib/auth/permissions";
 import { getDb } from "@/lib/db/client";
 import { getEnv } from "@/lib/env";
 import { requirePageUser } from "@/lib/web/page-user";
-import { loadPitrTarget, pitrTargetNames } from "@/lib/web/pitr-data";
+import { loadPitrTarget, loadRecoveredInstances, pitrTargetNames } from "@/lib/web/pitr-data";
 
 export const dynamic = "force-dynamic";
 
@@ -46,6 +46,8 @@ export default async function PitrPage({ searchParams }: { searchParams: Promise
   const requested = (await searchParams).target;
   const name = typeof requested === "string" && names.includes(requested) ? requested : names[0];
   const view = await loadPitrTarget(env, db, name);
+  const canAct = can(user, "backups.pitr");
+  const instances = canAct ? await loadRecoveredInstances(env, db, view.name) : [];
   return (
     <>
       <PageHeader
@@ -53,7 +55,7 @@ export default async function PitrPage({ searchParams }: { searchParams: Promise
         description="Every moment between a base backup's end and the last archived commit can be recovered: into a new instance to look at, or in place."
         actions={names.length > 1 ? <TargetSelector names={names} current={view.name} /> : null}
       />
-      <PitrPageClient view={view} canAct={can(user, "backups.pitr")} role={user.role} />
+      <PitrPageClient view={view} canAct={canAct} role={user.role} instances={instances} />
     </>
   );
 }
