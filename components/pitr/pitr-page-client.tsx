@@ -66,7 +66,7 @@ export function PitrPageClient({ view, canAct, role, instances }: { view: PitrTa
         ) : null}
         {view.timelines.length > 0 ? (
           <>
-            <WindowTimeline view={view} selected={selected} onPick={canAct ? (ms) => setValue(toLocalInput(ms)) : undefined} />
+            <WindowTimeline view={view} selected={selected} onPick={canAct ? (ms) => setValue(toLocalInput(ms, zone)) : undefined} />
             <div className="mt-4 space-y-3 text-sm">
               {view.timelines.map((t) => (
                 <div key={t.timeline}>

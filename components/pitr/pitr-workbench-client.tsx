@@ -297,8 +297,8 @@ export function PitrWorkbench({ view, value, onValue }: { view: PitrTargetView; 
   const [busy, setBusy] = useState(false);
   const inputId = useId();
   const stretches = view.timelines.find((t) => t.followed)?.stretches ?? [];
-  const min = stretches[0] ? toLocalInput(Math.ceil(timeMs(stretches[0].from.time) / 1000) * 1000) : undefined;
-  const max = stretches.at(-1) ? toLocalInput(Math.floor(timeMs(stretches.at(-1)!.to.time) / 1000) * 1000) : undefined;
+  const min = stretches[0] ? toLocalInput(Math.ceil(timeMs(stretches[0].from.time) / 1000) * 1000, zone) : undefined;
+  const max = stretches.at(-1) ? toLocalInput(Math.floor(timeMs(stretches.at(-1)!.to.time) / 1000) * 1000, zone) : undefined;
 
   // The plan for the moment, from the server (which also says why a moment cannot be reached).
   useEffect(() => {

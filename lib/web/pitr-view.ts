@@ -110,11 +110,20 @@ export function stretchHolding(target: PitrTargetView, ms: number): PitrStretchV
   return followed.stretches.find((s) => isoMicros(s.from.time) <= at && at <= isoMicros(s.to.time));
 }
 
-/** A `datetime-local` value (with seconds) for an instant, in the browser's zone. */
-export function toLocalInput(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+/** A `datetime-local` value (with seconds) for an instant, as a wall clock in `zone` (the browser's). */
+export function toLocalInput(ms: number, zone: string): string {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(ms));
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "00";
+  return `${get("year")}-${get("month")}-${get("day")}T${get("hour")}:${get("minute")}:${get("second")}`;
 }
 
 /** The instant of a `datetime-local` value read in the browser's zone, or null when incomplete. */
