@@ -380,11 +380,17 @@ export function PitrWorkbench({ view, value, onValue }: { view: PitrTargetView; 
                   {shownPlan.plan.base.walStopLsn ?? "?"}, timeline {shownPlan.plan.base.timeline ?? "?"})
                 </dd>
                 <dt className="font-medium">WAL to replay</dt>
-                <dd data-testid="pitr-plan-wal" className="break-all">
+                <dd data-testid="pitr-plan-wal" className="break-words">
                   from {shownPlan.plan.wal.fromLsn} to {shownPlan.plan.wal.targetLsn ?? "the first commit after the moment"} on timeline{" "}
-                  {shownPlan.plan.wal.timeline}: segments {shownPlan.plan.wal.firstSegment}
-                  {shownPlan.plan.wal.segments > 1 ? ` … ${shownPlan.plan.wal.lastSegment}` : ""} (at most {shownPlan.plan.wal.segments}); the archive reaches{" "}
-                  {shownPlan.plan.wal.archiveReaches.lsn}, last commit {formatMoment(shownPlan.plan.wal.archiveReaches.time, zone)}.
+                  {shownPlan.plan.wal.timeline}: segments <code className="break-all">{shownPlan.plan.wal.firstSegment}</code>
+                  {shownPlan.plan.wal.segments > 1 ? (
+                    <>
+                      {" … "}
+                      <code className="break-all">{shownPlan.plan.wal.lastSegment}</code>
+                    </>
+                  ) : null}{" "}
+                  (at most {shownPlan.plan.wal.segments}); the archive reaches {shownPlan.plan.wal.archiveReaches.lsn}, last commit{" "}
+                  {formatMoment(shownPlan.plan.wal.archiveReaches.time, zone)}.
                 </dd>
               </dl>
             ) : shownPlan?.error ? (

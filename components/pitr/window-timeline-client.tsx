@@ -30,7 +30,7 @@ function domainOf(view: PitrTargetView): [number, number] {
   ].filter(Number.isFinite);
   const start = Math.min(...times);
   const end = Math.max(...times);
-  const pad = Math.max((end - start) * 0.04, 30_000);
+  const pad = Math.max((end - start) * 0.04, 2_000);
   return [start - pad, end + pad];
 }
 
