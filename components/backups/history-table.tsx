@@ -33,7 +33,7 @@ export function HistoryTable({ page, filters, canRestore }: { page: BackupHistor
   const last = first + page.rows.length - 1;
   return (
     <div>
-      <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+      <div className="relative overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
         <table className="w-full min-w-[760px] text-left text-sm" data-testid="backup-history">
           <caption className="sr-only">Backup history, {page.total} backups</caption>
           <thead className="border-b border-slate-200 text-slate-600 dark:border-slate-800 dark:text-slate-300">

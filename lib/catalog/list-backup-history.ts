@@ -84,43 +84,41 @@ function conditions(filters: TBackupHistoryFilters): SQL | undefined {
 
 /**
  * One page of the backup history (the catalog's backup_artifacts with their target's name):
- * filtered, sorted (id breaks ties, so pages never overlap), paginated by offset. One query with a
- * LIMIT; the total comes from a window count in the same query. The manifest (jsonb, large for
- * base backups) is not read here: the detail page reads it for one artifact.
+ * filtered, sorted (id breaks ties, so pages never overlap), paginated by offset: one query with a
+ * LIMIT, and beside it, concurrently, the count of matching rows for "51–100 of 10,000". (A window
+ * count in the page query would make PostgreSQL read every matching row before the LIMIT, so an
+ * index on the sort key could never answer the page alone.) The manifest (jsonb, large for base
+ * backups) is not read here: the detail page reads it for one artifact.
  */
 export async function listBackupHistory(db: Db, filters: TBackupHistoryFilters): Promise<BackupHistoryPage> {
   const direction = filters.dir === "asc" ? asc : desc;
   const key = filters.sort === "size" ? a.sizeBytes : filters.sort === "duration" ? duration : a.startedAt;
   const where = conditions(filters);
-  const offset = (filters.page - 1) * filters.pageSize;
-  const found = await db
-    .select({
-      id: a.id,
-      target: targets.name,
-      kind: a.kind,
-      fileName: a.fileName,
-      status: a.status,
-      startedAt: a.startedAt,
-      finishedAt: a.finishedAt,
-      sizeBytes: a.sizeBytes,
-      encrypted: a.encrypted,
-      runId: a.runId,
-      verifiedAt: a.verifiedAt,
-      verifyStatus: a.verifyStatus,
-      total: sql<string>`count(*) over ()`,
-    })
-    .from(a)
-    .innerJoin(targets, eq(targets.id, a.targetId))
-    .where(where)
-    .orderBy(direction(key), direction(a.id))
-    .limit(filters.pageSize)
-    .offset(offset);
-  let total = Number(found[0]?.total ?? 0);
-  // Past the last page the window count has no row to ride on: count on its own (rare).
-  if (found.length === 0 && offset > 0) {
-    const [row] = await db.select({ n: count() }).from(a).innerJoin(targets, eq(targets.id, a.targetId)).where(where);
-    total = row?.n ?? 0;
-  }
-  const rows = found.map(({ total: _total, ...row }) => ({ ...row, durationMs: row.finishedAt.getTime() - row.startedAt.getTime() }));
+  const [found, [counted]] = await Promise.all([
+    db
+      .select({
+        id: a.id,
+        target: targets.name,
+        kind: a.kind,
+        fileName: a.fileName,
+        status: a.status,
+        startedAt: a.startedAt,
+        finishedAt: a.finishedAt,
+        sizeBytes: a.sizeBytes,
+        encrypted: a.encrypted,
+        runId: a.runId,
+        verifiedAt: a.verifiedAt,
+        verifyStatus: a.verifyStatus,
+      })
+      .from(a)
+      .innerJoin(targets, eq(targets.id, a.targetId))
+      .where(where)
+      .orderBy(direction(key), direction(a.id))
+      .limit(filters.pageSize)
+      .offset((filters.page - 1) * filters.pageSize),
+    db.select({ n: count() }).from(a).innerJoin(targets, eq(targets.id, a.targetId)).where(where),
+  ]);
+  const total = counted?.n ?? 0;
+  const rows = found.map((row) => ({ ...row, durationMs: row.finishedAt.getTime() - row.startedAt.getTime() }));
   return { rows, total, page: filters.page, pageSize: filters.pageSize, pageCount: Math.max(1, Math.ceil(total / filters.pageSize)) };
 }
