@@ -7,7 +7,7 @@ import { queueRestoreFull, queueRestoreJson } from "@/app/(dashboard)/backups/ac
 import { RunProgress, type RunView } from "@/components/runs/run-progress-client";
 import { Button } from "@/components/ui/button";
 import { StateBadge } from "@/components/ui/state-badge";
-import type { RestorePlan } from "@/lib/web/backup-history";
+import type { RestorePlan } from "@/lib/web/restore-plan";
 import { formatUtc } from "./format";
 
 /** A restore control for one backup (admins only are given it; the server action checks anyway). */
@@ -21,6 +21,11 @@ export function RestoreButton({ backupId, label, variant = "secondary" }: { back
       {open ? <RestoreDialog backupId={backupId} onClose={() => setOpen(false)} /> : null}
     </>
   );
+}
+
+/** "a, b, c and 9 more": a long table list stays readable. */
+function listSome(names: string[], shown = 12): string {
+  return names.length <= shown ? names.join(", ") : `${names.slice(0, shown).join(", ")} and ${names.length - shown} more`;
 }
 
 const field = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950";
@@ -188,13 +193,13 @@ function RestoreForm({ plan, onQueued, onCancel }: { plan: RestorePlan; onQueued
           {isJson ? (
             <p className="mt-1">
               In database <strong>{plan.confirmDatabase}</strong> on target <strong>{plan.target}</strong>:{" "}
-              {tables.length === plan.tables.length ? "every table of the export" : tables.join(", ") || "no table yet"}. Rows written since{" "}
+              {tables.length === plan.tables.length ? "every table of the export" : listSome(tables) || "no table yet"}. Rows written since{" "}
               {formatUtc(plan.startedAt)} in {tables.length === 1 ? "that table" : "those tables"} are lost.
             </p>
           ) : (
             <p className="mt-1">
               Database <strong>{plan.confirmDatabase}</strong> on target <strong>{plan.target}</strong>: every object in the backup ({plan.tables.length} tables:{" "}
-              {plan.tables.map((t) => t.table).join(", ")}) is dropped and recreated with the backup&apos;s rows, in one transaction. Everything written since{" "}
+              {listSome(plan.tables.map((t) => t.table))}) is dropped and recreated with the backup&apos;s rows, in one transaction. Everything written since{" "}
               {formatUtc(plan.startedAt)} is lost. Objects that are not in the backup stay as they are.
             </p>
           )}

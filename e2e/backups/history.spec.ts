@@ -7,6 +7,12 @@ test("[BACKUPS] an operator clicks Back up now and the new backups appear in the
   await signIn(page, "operator");
   await page.goto("/backups");
   await expect(page.getByRole("heading", { name: "Backups" })).toBeVisible();
+  // First in the run, the catalog is empty: the page says how to take the first backup.
+  if ((await page.getByTestId("backup-row").count()) === 0) {
+    await expect(page.getByText("No backups yet")).toBeVisible();
+    await expect(page.getByText(/Take the first one with Back up now/)).toBeVisible();
+    await screenshotPage(page, "backups-empty");
+  }
   await page.getByRole("button", { name: "Back up now" }).click();
   const progress = page.getByTestId("backup-now-progress").getByTestId("run-progress");
   await expect(progress).toBeVisible();
@@ -26,7 +32,7 @@ test("[BACKUPS] an operator clicks Back up now and the new backups appear in the
   await screenshotPage(page, "backups");
 });
 
-test("[BACKUPS] a viewer sees the history but no restore or download control, and the download route refuses them (403, audited)", async ({ page, browser }) => {
+test("[BACKUPS] a viewer sees the history but no restore or download control, and the download route refuses them (403, audited)", async ({ page, browser, playwright }) => {
   await ensureBackup(browser);
   const full = (await newestArtifact("full"))!;
   await signIn(page, "viewer");
@@ -55,6 +61,15 @@ test("[BACKUPS] a viewer sees the history but no restore or download control, an
     "select count(*)::text as n from audit_log where action = 'backups.restore.request' and outcome = 'denied' and actor_email = 'viewer@e2e.test'",
   );
   expect(Number(denied[0]!.n)).toBeGreaterThan(0);
+
+  // Without a session: refused too (401 from the handler, or a 307 to sign-in should a proxy answer first).
+  const anonymous = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
+  try {
+    expect([401, 307]).toContain((await anonymous.get(`/api/backups/${full.id}/download`, { maxRedirects: 0 })).status());
+    expect([401, 307]).toContain((await anonymous.post("/api/operations/restore", { data: { file: full.file_name, confirm: "shop" }, maxRedirects: 0 })).status());
+  } finally {
+    await anonymous.dispose();
+  }
 });
 
 test("[BACKUPS] the detail shows the manifest and the run's log line, and an operator downloads the file", async ({ page, browser }) => {

@@ -3,7 +3,7 @@ import { can } from "@/lib/auth/permissions";
 import { getSessionUser } from "@/lib/auth/session";
 import { getDb } from "@/lib/db/client";
 import { getEnv } from "@/lib/env";
-import { getRestorePlan } from "@/lib/web/backup-history";
+import { getRestorePlan } from "@/lib/web/restore-plan";
 
 export const dynamic = "force-dynamic";
 
