@@ -107,3 +107,28 @@ test("[RESTORE] a JSON restore of one chosen table that would break a foreign ke
     await shopQuery("delete from users where email = 'late@e2e.test'");
   }
 });
+
+test("[RESTORE] an admin restores one chosen table from a JSON export and sees its rows against the manifest", async ({ page }) => {
+  test.setTimeout(120_000);
+  const json = (await newestArtifact("json"))!;
+  const [first] = await shopQuery<{ id: number; name: string }>("select id, name from allergens order by id limit 1");
+  await shopQuery("update allergens set name = name || ' (edited)' where id = $1", [first!.id]);
+  const usersBefore = await count("users");
+
+  await signIn(page, "admin");
+  const dialog = await openRestoreDialog(page, "json", json.file_name);
+  await dialog.getByRole("button", { name: "None" }).click();
+  await dialog.getByRole("checkbox", { name: /public\.allergens/ }).check();
+  await dialog.getByLabel("Type shop to confirm").fill("shop");
+  await dialog.getByRole("button", { name: "Restore over shop" }).click();
+  await expect(dialog.getByTestId("run-progress")).toHaveAttribute("data-status", "succeeded", { timeout: 90_000 });
+  const row = dialog.getByTestId("restore-row-count");
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText("allergens");
+  await expect(row).toContainText(String(json.manifest.tableRowCounts!["public.allergens"]));
+  await expect(row).toContainText("match");
+
+  const [after] = await shopQuery<{ name: string }>("select name from allergens where id = $1", [first!.id]);
+  expect(after!.name).toBe(first!.name);
+  expect(await count("users")).toBe(usersBefore);
+});
