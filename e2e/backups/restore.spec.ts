@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
-import { screenshot, signIn } from "../support/fixtures";
-import { ensureBackup, metaQuery, newestArtifact, shopQuery } from "./support";
+import { screenshot } from "../support/fixtures";
+import { ensureBackup, metaQuery, newestArtifact, shopQuery, signInAs } from "./support";
 
 async function count(table: string): Promise<number> {
   const [row] = await shopQuery<{ n: string }>(`select count(*)::text as n from ${table}`);
@@ -33,7 +33,7 @@ test("[RESTORE] an admin deletes rows, restores the latest full backup in place 
   await shopQuery("delete from user_allergens where user_id in (select id from users order by id limit 3)");
   expect(await count("alerts")).toBe(before.alerts - 25);
 
-  await signIn(page, "admin");
+  await signInAs(page, "admin");
   const dialog = await openRestoreDialog(page, "full", full.file_name);
   await expect(dialog.getByRole("radio", { name: /In place: replace database shop/ })).toBeChecked();
   await expect(dialog.getByRole("note")).toContainText("Database shop on target shop");
@@ -60,7 +60,7 @@ test("[RESTORE] an admin deletes rows, restores the latest full backup in place 
 
 test("[RESTORE] a wrong database name cannot be submitted, and the server refuses it too", async ({ page }) => {
   const full = (await newestArtifact("full"))!;
-  await signIn(page, "admin");
+  await signInAs(page, "admin");
   const dialog = await openRestoreDialog(page, "full", full.file_name);
   await dialog.getByLabel("Type shop to confirm").fill("shop2");
   await expect(dialog.getByText("That is not the database name.")).toBeVisible();
@@ -89,7 +89,7 @@ test("[RESTORE] a JSON restore of one chosen table that would break a foreign ke
   const [user] = await shopQuery<{ id: number }>("insert into users (email, display_name) values ('late@e2e.test', 'Late') returning id");
   await shopQuery("insert into user_allergens (user_id, allergen_id) select $1, min(id) from allergens", [user!.id]);
   try {
-    await signIn(page, "admin");
+    await signInAs(page, "admin");
     const dialog = await openRestoreDialog(page, "json", json.file_name);
     await dialog.getByRole("button", { name: "None" }).click();
     await expect(dialog.getByText("Choose at least one table.")).toBeVisible();
@@ -115,7 +115,7 @@ test("[RESTORE] an admin restores one chosen table from a JSON export and sees i
   await shopQuery("update allergens set name = name || ' (edited)' where id = $1", [first!.id]);
   const usersBefore = await count("users");
 
-  await signIn(page, "admin");
+  await signInAs(page, "admin");
   const dialog = await openRestoreDialog(page, "json", json.file_name);
   await dialog.getByRole("button", { name: "None" }).click();
   await dialog.getByRole("checkbox", { name: /public\.allergens/ }).check();
