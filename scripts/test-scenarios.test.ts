@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -46,6 +46,25 @@ describe("npm run test:scenarios", () => {
     const scenarios = parseScenarios(readFileSync(path.join(repo, "docs", "SCENARIOS.md"), "utf8"));
     expect(scenarios.map((s) => s.number)).toEqual(Array.from({ length: 28 }, (_, i) => i + 1));
     expect(scenarios[13]?.title).toBe("A backup killed with SIGKILL halfway, or the disk filling up");
+  });
+
+  it("every scenario of docs/SCENARIOS.md is tagged on at least one test in the tree, and no tag names a scenario it lacks (read from the sources)", async () => {
+    const numbers = parseScenarios(readFileSync(path.join(repo, "docs", "SCENARIOS.md"), "utf8")).map((s) => s.number);
+    const skip = new Set(["node_modules", ".next", ".git", "test-results", "playwright-report", ".lifeboat", "backups", "fixtures"]);
+    const sources: string[] = [];
+    const walk = async (dir: string) => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (skip.has(entry.name)) continue;
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (/\.(test|spec)\.ts$/.test(entry.name) && entry.name !== "test-scenarios.test.ts") sources.push(await readFile(full, "utf8"));
+      }
+    };
+    await walk(repo);
+    const stdout = sources.join("\n");
+    const tagged = new Set(scenarioTags(stdout));
+    expect(numbers.filter((n) => !tagged.has(n))).toEqual([]);
+    expect([...tagged].filter((n) => !numbers.includes(n))).toEqual([]);
   });
 
   it("finds [S<n>] tags in titles, several per title", () => {
