@@ -15,7 +15,22 @@ const tooltipStyle = { contentStyle: { background: "var(--tooltip-bg, #fff)", co
 
 const day = (t: number) => new Date(t).toISOString().slice(5, 10);
 const dayTime = (t: number) => `${new Date(t).toISOString().slice(5, 16).replace("T", " ")}Z`;
+const clock = (t: number) => `${new Date(t).toISOString().slice(11, 19)}Z`;
 const hourLabel = (t: number) => `${new Date(t).toISOString().slice(11, 13)}:00`;
+
+/** Time ticks as fine as the data needs: seconds within an hour, hours within two days, days beyond. */
+function timeTicks(points: { t: number }[]): (t: number) => string {
+  const times = points.map((p) => p.t);
+  const span = times.length ? Math.max(...times) - Math.min(...times) : 0;
+  return span < 3600_000 ? clock : span < 2 * 24 * 3600_000 ? dayTime : day;
+}
+
+/** Durations on an axis: tenths of a second where seconds would repeat the same label. */
+function fineSpan(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return formatSpan(ms);
+}
 
 /** A chart's frame: a label for screen readers, and a fixed height that fits a phone. */
 function Frame({ id, label, children }: { id: string; label: string; children: ReactNode }) {
@@ -28,18 +43,12 @@ function Frame({ id, label, children }: { id: string; label: string; children: R
   );
 }
 
-function spanOf(points: { t: number }[]): number {
-  if (points.length < 2) return 0;
-  return points.at(-1)!.t - points[0]!.t;
-}
-
 /** Size (or duration) of each kind's backups over time: one line per kind. */
 export function BackupSeriesChart({ series, measure }: { series: Partial<Record<string, BackupPoint[]>>; measure: "size" | "duration" }) {
   const kinds = Object.keys(series).filter((k) => series[k]?.length);
-  const all = kinds.flatMap((k) => series[k]!);
-  const wide = spanOf([...all].sort((a, b) => a.t - b.t)) > 2 * 24 * 3600_000;
+  const ticks = timeTicks(kinds.flatMap((k) => series[k]!));
   const key = measure === "size" ? "sizeBytes" : "durationMs";
-  const format = measure === "size" ? formatBytes : (ms: number) => formatSpan(ms);
+  const format = measure === "size" ? formatBytes : fineSpan;
   return (
     <Frame
       id={`backup-${measure}`}
@@ -47,8 +56,8 @@ export function BackupSeriesChart({ series, measure }: { series: Partial<Record<
     >
       <LineChart margin={{ top: 8, right: 12, bottom: 0, left: 4 }}>
         <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.25} />
-        <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={wide ? day : dayTime} {...axis} />
-        <YAxis dataKey={key} tickFormatter={format} width={64} {...axis} />
+        <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={ticks} {...axis} />
+        <YAxis dataKey={key} tickFormatter={format} width={80} {...axis} />
         <Tooltip labelFormatter={(t) => dayTime(Number(t))} formatter={(value) => format(Number(value))} {...tooltipStyle} />
         <Legend wrapperStyle={{ fontSize: 12 }} />
         {kinds.map((kind) => (
@@ -91,9 +100,9 @@ export function SegmentAgeChart({ points, rpoSeconds }: { points: SegmentAgePoin
     <Frame id="segment-age" label="Age of the last archived WAL segment over time">
       <LineChart data={points} margin={{ top: 8, right: 12, bottom: 0, left: 4 }}>
         <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.25} />
-        <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={dayTime} {...axis} />
-        <YAxis tickFormatter={(s: number) => formatSpan(s * 1000)} width={64} {...axis} />
-        <Tooltip labelFormatter={(t) => dayTime(Number(t))} formatter={(value) => formatSpan(Number(value) * 1000)} {...tooltipStyle} />
+        <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={timeTicks(points)} {...axis} />
+        <YAxis tickFormatter={(s: number) => fineSpan(s * 1000)} width={72} {...axis} />
+        <Tooltip labelFormatter={(t) => dayTime(Number(t))} formatter={(value) => fineSpan(Number(value) * 1000)} {...tooltipStyle} />
         <ReferenceLine
           y={rpoSeconds}
           stroke="#dc2626"
@@ -110,10 +119,10 @@ export function SegmentAgeChart({ points, rpoSeconds }: { points: SegmentAgePoin
 export function DiskForecastChart({ disk }: { disk: DiskForecast }) {
   return (
     <Frame id="disk-forecast" label="Repository volume usage and its forecast">
-      <LineChart data={disk.points} margin={{ top: 8, right: 12, bottom: 0, left: 4 }}>
+      <LineChart data={disk.points} margin={{ top: 20, right: 12, bottom: 0, left: 4 }}>
         <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.25} />
         <XAxis dataKey="day" type="number" domain={[0, "dataMax"]} tickFormatter={(d: number) => (d === 0 ? "today" : `+${d} d`)} {...axis} />
-        <YAxis domain={[0, disk.totalBytes]} tickFormatter={formatBytes} width={72} {...axis} />
+        <YAxis domain={[0, disk.totalBytes]} tickFormatter={formatBytes} width={80} {...axis} />
         <Tooltip
           labelFormatter={(d) => (Number(d) === 0 ? "today" : `in ${String(d)} days`)}
           formatter={(value) => formatBytes(Number(value))}
@@ -123,7 +132,7 @@ export function DiskForecastChart({ disk }: { disk: DiskForecast }) {
           y={disk.totalBytes}
           stroke="#dc2626"
           strokeDasharray="4 4"
-          label={{ value: "full", fill: "#dc2626", fontSize: 11, position: "insideBottomRight" }}
+          label={{ value: "volume full", fill: "#dc2626", fontSize: 11, position: "insideTopLeft" }}
         />
         <Line dataKey="usedBytes" name="used" stroke="#7c3aed" strokeWidth={2} dot={false} isAnimationActive={false} />
       </LineChart>
@@ -140,8 +149,8 @@ export function DrillRtoChart({ drills, targets }: { drills: DrillPoint[]; targe
       <BarChart data={data} margin={{ top: 8, right: 12, bottom: 0, left: 4 }}>
         <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.25} />
         <XAxis dataKey="label" {...axis} />
-        <YAxis tickFormatter={(ms: number) => formatSpan(ms)} width={64} {...axis} />
-        <Tooltip formatter={(value) => formatSpan(Number(value))} {...tooltipStyle} />
+        <YAxis tickFormatter={fineSpan} width={72} {...axis} />
+        <Tooltip formatter={(value) => fineSpan(Number(value))} {...tooltipStyle} />
         <Legend wrapperStyle={{ fontSize: 12 }} />
         <ReferenceLine y={targets.fullMs} stroke="#2563eb" strokeDasharray="4 4" />
         <ReferenceLine y={targets.partialMs} stroke="#059669" strokeDasharray="4 4" />
