@@ -1,9 +1,11 @@
+import { Suspense } from "react";
 import { ActiveRuns } from "@/components/overview/active-runs-client";
 import { TargetStatusCard } from "@/components/overview/target-status-card";
 import { Card } from "@/components/ui/card";
 import { EmptyState } from "@/components/ui/empty-state";
 import { Forbidden } from "@/components/ui/forbidden";
 import { PageHeader } from "@/components/ui/page-header";
+import { Skeleton } from "@/components/ui/skeleton";
 import { can } from "@/lib/auth/permissions";
 import { getDb } from "@/lib/db/client";
 import { getEnv } from "@/lib/env";
@@ -15,9 +17,7 @@ export const dynamic = "force-dynamic";
 export default async function OverviewPage() {
   const user = await requirePageUser();
   if (!can(user, "health.read")) return <Forbidden permission="health.read" role={user.role} />;
-  const db = await getDb();
-  const now = new Date();
-  const [targets, active] = await Promise.all([loadOverview(db, getEnv(), now), loadActiveRuns(db)]);
+  const active = await loadActiveRuns(await getDb());
   return (
     <>
       <PageHeader
@@ -26,31 +26,38 @@ export default async function OverviewPage() {
       />
       <div className="space-y-6">
         <Card title="Running operations" aria-label="Running operations">
-          {active.length ? (
-            <ActiveRuns
-              runs={active.map((r) => ({ id: r.id, kind: r.kind, target: r.target, triggeredBy: r.triggeredBy, queuedAt: r.queuedAt.toISOString() }))}
-            />
-          ) : (
-            <p className="text-sm text-slate-500 dark:text-slate-400">Nothing is running. Backups start on their schedule, or from the Backups page.</p>
-          )}
-        </Card>
-        {targets.length === 0 ? (
-          <EmptyState title="No target yet">Add one on the Settings page, or set DB_HOST, DB_NAME and DB_USER in .env.</EmptyState>
-        ) : null}
-        {targets.map((t) => (
-          <TargetStatusCard
-            key={t.name}
-            name={t.name}
-            address={t.address}
-            probe={t.probe}
-            kinds={t.kinds}
-            rpo={t.rpo}
-            rpoTargetSeconds={t.rpoTargetSeconds}
-            health={t.health}
-            now={now}
+          <ActiveRuns
+            runs={active.map((r) => ({ id: r.id, kind: r.kind, target: r.target, triggeredBy: r.triggeredBy, queuedAt: r.queuedAt.toISOString() }))}
           />
-        ))}
+        </Card>
+        {/* Each target is probed and judged (a connection, the repository, the volume): the page does not wait for it. */}
+        <Suspense fallback={<Skeleton className="h-72 w-full rounded-xl" />}>
+          <TargetCards />
+        </Suspense>
       </div>
+    </>
+  );
+}
+
+async function TargetCards() {
+  const now = new Date();
+  const targets = await loadOverview(await getDb(), getEnv(), now);
+  if (targets.length === 0) return <EmptyState title="No target yet">Add one on the Settings page, or set DB_HOST, DB_NAME and DB_USER in .env.</EmptyState>;
+  return (
+    <>
+      {targets.map((t) => (
+        <TargetStatusCard
+          key={t.name}
+          name={t.name}
+          address={t.address}
+          probe={t.probe}
+          kinds={t.kinds}
+          rpo={t.rpo}
+          rpoTargetSeconds={t.rpoTargetSeconds}
+          health={t.health}
+          now={now}
+        />
+      ))}
     </>
   );
 }
