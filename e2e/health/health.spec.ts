@@ -1,10 +1,12 @@
 import { expect, test } from "@playwright/test";
 import { screenshotPage, signIn } from "../support/fixtures";
-import { archiveASegment, queueOperation, recordArchiverSample, seriesPaths, waitForRun, warmUp } from "./ops-support";
+import { archiveASegment, metadataQuery, queueOperation, recordArchiverSample, seriesPaths, waitForRun, warmUp } from "./ops-support";
+
+// A server that just started can get the first click before the sign-in page is interactive.
+test.beforeEach(async ({ page }) => warmUp(page));
 
 test("[HEALTH] the charts draw real series from recorded backups, a drill and archiver samples", async ({ page }) => {
   test.setTimeout(300_000);
-  await warmUp(page);
   await signIn(page, "operator");
   // Real work through the dashboard's pipeline, run by the e2e worker: two backups and a restore drill.
   for (let i = 0; i < 2; i++) await waitForRun(page, await queueOperation(page, "backup", { target: "shop", kinds: ["full", "schema", "json"] }));
@@ -48,4 +50,23 @@ test("[HEALTH] a viewer sees the charts and checks too", async ({ page }) => {
   await page.goto("/health");
   await expect(page.getByTestId("health-checks")).toBeVisible();
   await expect(page.getByTestId("chart-disk-forecast")).toBeVisible();
+});
+
+test("[HEALTH] a target with nothing recorded yet gets empty states that say what to do", async ({ page }) => {
+  // A second target as `npm run target -- add empty-e2e --host … ` (no password) would store it: nothing backed up, sampled or drilled.
+  await metadataQuery("insert into targets (name, host, port, database, username) values ('empty-e2e', '127.0.0.1', $1, 'shop', 'shop_owner')", [
+    Number(process.env.E2E_TARGET_PORT),
+  ]);
+  try {
+    await signIn(page, "viewer");
+    await page.goto("/health?target=empty-e2e");
+    await expect(page.getByRole("navigation", { name: "Target" }).getByRole("link", { name: "empty-e2e" })).toHaveAttribute("aria-current", "page");
+    await expect(page.getByRole("region", { name: "Backup size over time" })).toContainText("No backup yetRun one from the Backups page (or npm run backup)");
+    await expect(page.getByRole("region", { name: "WAL archived and failed per hour" })).toContainText("Not enough archiver samples yet");
+    await expect(page.getByRole("region", { name: "Restore drill RTO" })).toContainText("No restore drill yet");
+    await expect(page.locator('[data-check="last-backup"]')).toHaveAttribute("data-state", "warning");
+    await expect(page.locator('[data-check="last-backup"]')).toContainText("No backup of empty-e2e has run yet");
+  } finally {
+    await metadataQuery("delete from targets where name = 'empty-e2e'");
+  }
 });

@@ -2,9 +2,12 @@ import { expect, test } from "@playwright/test";
 import pg from "pg";
 import { LocalCluster } from "../../lib/engine/cluster/local-cluster";
 import { screenshot, screenshotPage, signIn } from "../support/fixtures";
-import { archiveASegment, queueOperation, recordArchiverSample } from "../health/ops-support";
+import { archiveASegment, queueOperation, recordArchiverSample, warmUp } from "../health/ops-support";
 
 const shopCard = (page: import("@playwright/test").Page) => page.getByRole("region", { name: "Target shop" });
+
+// A server that just started can get the first click before the sign-in page is interactive.
+test.beforeEach(async ({ page }) => warmUp(page));
 
 test("[OVERVIEW] admin signs in and sees the target's server version", async ({ page }) => {
   await signIn(page, "admin");

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect, test } from "@playwright/test";
 import { screenshotPage, signIn } from "../support/fixtures";
-import { callServerAction, metadataQuery, serverActionId } from "../health/ops-support";
+import { callServerAction, metadataQuery, serverActionId, warmUp } from "../health/ops-support";
 
 const ACTIONS_FILE = "app/(dashboard)/settings/actions.ts";
 
@@ -14,6 +14,9 @@ async function scheduleOf(kind: string): Promise<{ id: number; cron: string }> {
   if (!row) throw new Error(`the shop target has no ${kind} schedule`);
   return row;
 }
+
+// A server that just started can get the first click before the sign-in page is interactive.
+test.beforeEach(async ({ page }) => warmUp(page));
 
 test("[SETTINGS] an admin edits a schedule's cron: an invalid one is refused with a message, a valid one shows words and the next three times and persists", async ({
   page,
