@@ -461,7 +461,6 @@ async function benchBase(ctx: Context) {
   ];
   const list = await interleave(ctx.options.rounds, contenders);
   pushSeries(ctx, ...list);
-  await rm(stopped, { recursive: true, force: true });
   const byId = (id: string) => list.find((s) => s.id === id);
   const lb = byId("base.lifeboat")!;
   const same = compare(ctx, "base backup: Lifeboat vs pg_basebackup, same settings", lb, byId("base.pg_basebackup.same")!);
@@ -494,7 +493,92 @@ async function benchBase(ctx: Context) {
       vsFastest.ratio < 1 && lbBytes < fastestBytes,
       vsFastest.ratio,
     );
+    return { stopped, backrest, fastest: fastest.id.split(".").at(-1)! };
   }
+  return { stopped, backrest: undefined, fastest: "" };
+}
+
+/**
+ * Restore of each base backup to a server that takes writes: Lifeboat's PITR (latest, into a new
+ * instance) from its newest base backup, pgBackRest's restore of its fastest backup (recovery to
+ * consistency, WAL from the same archive), and the tar of the stopped copy extracted and started.
+ */
+async function benchBaseRestore(ctx: Context, setup: { stopped: string; backrest: PgBackRest | undefined; fastest: string }) {
+  say("base backup restore to a running server: Lifeboat PITR (latest) vs pgBackRest restore vs tar -x");
+  const tarFile = path.join(ctx.work, "restore.tar");
+  await run("tar", ["-cf", tarFile, "-C", setup.stopped, "."]);
+  await rm(setup.stopped, { recursive: true, force: true });
+  const backrestRepo = path.join(ctx.work, "pgbackrest", "restore-repo");
+  if (setup.backrest) {
+    await mkdir(backrestRepo, { recursive: true });
+    await handToClusterUser(backrestRepo);
+    await setup.backrest.run([`--repo1-path=${backrestRepo}`, "stanza-create"]);
+    await setup.backrest.run([`--repo1-path=${backrestRepo}`, `--compress-type=${setup.fastest}`, "--type=full", "backup"]);
+  }
+  // Lifeboat's newest base backup, taken after pgBackRest's so that both replay about the same WAL.
+  await lifeboatBackup(ctx, "base");
+  await waitForArchive(ctx);
+  const fresh = async (name: string) => {
+    const dir = path.join(ctx.work, name);
+    await removeInstance(dir);
+    await mkdir(path.join(dir, "pgdata"), { recursive: true, mode: 0o700 });
+    await handToClusterUser(dir, path.join(dir, "pgdata"));
+    return dir;
+  };
+  const list = await interleave(ctx.options.rounds, [
+    {
+      id: "restore.base.lifeboat",
+      label: "Lifeboat PITR --latest --to-new-instance from its default base backup",
+      run: async (round) => {
+        const dataDir = path.join(ctx.work, `restore-base-lb-${round}`);
+        const { seconds } = await lifeboat(ctx, pitrOperation, { latest: true, mode: "new-instance", dataDir });
+        await removeInstance(dataDir);
+        return { seconds };
+      },
+    },
+    ...(setup.backrest
+      ? [
+          {
+            id: "restore.base.pgbackrest",
+            label: `pgBackRest restore (${setup.fastest}, process-max=2, --type=immediate), started until it takes writes`,
+            run: async (round: number) => {
+              const dir = await fresh(`restore-base-pgbr-${round}`);
+              const { seconds } = await timed(async () => {
+                await setup.backrest!.run([
+                  `--repo1-path=${backrestRepo}`,
+                  `--pg1-path=${path.join(dir, "pgdata")}`,
+                  "--type=immediate",
+                  "--target-action=promote",
+                  `--recovery-option=restore_command=cp ${ctx.repository.archiveDir}/%f %p`,
+                  "restore",
+                ]);
+                await startUntilPromoted(dir);
+              });
+              await removeInstance(dir);
+              return { seconds };
+            },
+          },
+        ]
+      : []),
+    {
+      id: "restore.base.tar",
+      label: "tar -xf of the stopped copy, started",
+      run: async (round) => {
+        const dir = await fresh(`restore-base-tar-${round}`);
+        const { seconds } = await timed(async () => {
+          await run("tar", ["-xf", tarFile, "-C", path.join(dir, "pgdata")]);
+          await startUntilPromoted(dir);
+        });
+        await removeInstance(dir);
+        return { seconds };
+      },
+    },
+  ]);
+  pushSeries(ctx, ...list);
+  if (setup.backrest) compare(ctx, "base restore to a running server: Lifeboat vs pgBackRest", list[0]!, list[1]!);
+  compare(ctx, "base restore to a running server: Lifeboat vs tar -x of a stopped copy", list[0]!, list.at(-1)!);
+  await rm(tarFile, { force: true });
+  await rm(backrestRepo, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- WAL
@@ -625,6 +709,34 @@ async function writeWal(ctx: Context, lsn: string, bytes: number) {
 
 // ---------------------------------------------------------------- PITR
 
+/** Start the cluster in `dir`/pgdata on a port and socket of its own (archiving off) and wait until it accepts writes. */
+async function startUntilPromoted(dir: string, extraConf = ""): Promise<void> {
+  const data = path.join(dir, "pgdata");
+  const port = await findFreePort();
+  await writeFile(path.join(data, "postgresql.auto.conf"), `\n${extraConf}port = ${port}\nunix_socket_directories = '${dir}'\narchive_mode = off\n`, {
+    flag: "a",
+  });
+  if (isRoot()) await run("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, dir]);
+  await chmod(data, 0o700);
+  const instance = await LocalCluster.open({ baseDir: dir });
+  await instance.start();
+  const until = Date.now() + 30 * 60_000;
+  for (;;) {
+    const inRecovery = await instance
+      .query<{ r: boolean }>("select pg_is_in_recovery() as r")
+      .then((rows) => rows[0]!.r)
+      .catch(() => true);
+    if (!inRecovery) return;
+    if (Date.now() > until) throw new Error(`the instance in ${dir} did not accept writes within 30 minutes`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function removeInstance(dir: string) {
+  await (await LocalCluster.existing({ baseDir: dir }))?.remove();
+  await rm(dir, { recursive: true, force: true });
+}
+
 /** The hand-run procedure: lay the same base backup down, restore_command = cp, recovery.signal, start, wait for promotion. */
 async function pitrByHand(ctx: Context, baseArtifact: string, round: number): Promise<Sample> {
   const handDir = path.join(ctx.work, `pitr-hand-${round}`);
@@ -642,26 +754,7 @@ async function pitrByHand(ctx: Context, baseArtifact: string, round: number): Pr
       await run("cp", ["-a", `${source}/.`, data]);
     }
     await writeFile(path.join(data, "recovery.signal"), "");
-    const port = await findFreePort();
-    await writeFile(
-      path.join(data, "postgresql.auto.conf"),
-      `\nrestore_command = 'cp ${ctx.repository.archiveDir}/%f %p'\nport = ${port}\nunix_socket_directories = '${handDir}'\narchive_mode = off\n`,
-      { flag: "a" },
-    );
-    if (isRoot()) await run("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, handDir]);
-    await chmod(data, 0o700);
-    const hand = await LocalCluster.open({ baseDir: handDir });
-    await hand.start();
-    const until = Date.now() + 30 * 60_000;
-    for (;;) {
-      const inRecovery = await hand
-        .query<{ r: boolean }>("select pg_is_in_recovery() as r")
-        .then((rows) => rows[0]!.r)
-        .catch(() => true);
-      if (!inRecovery) break;
-      if (Date.now() > until) throw new Error("the hand-run recovery did not promote within 30 minutes");
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await startUntilPromoted(handDir, `restore_command = 'cp ${ctx.repository.archiveDir}/%f %p'\n`);
   });
   await (await LocalCluster.existing({ baseDir: handDir }))?.remove();
   await rm(handDir, { recursive: true, force: true });
@@ -866,7 +959,11 @@ async function main() {
     await benchJson(ctx, dataset);
     await benchEncryption(ctx);
     await benchWalSegments(ctx);
-    await benchBase(ctx);
+    const baseSetup = await benchBase(ctx);
+    await benchBaseRestore(ctx, baseSetup).catch((error: unknown) => {
+      ctx.notes.push(`The base restore comparison failed: ${(error as Error).message.slice(0, 300)}`);
+      say(`base restore comparison failed: ${(error as Error).message}`);
+    });
     // The base backup both PITRs start from (Lifeboat's plan picks the newest), then the WAL to
     // replay after it: pgbench as fast as it can, then bulk writes up to the database's size.
     const base = (await lifeboatBackup(ctx, "base")).file;
