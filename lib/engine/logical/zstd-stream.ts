@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { decryptStream } from "../crypto/age";
@@ -57,5 +58,15 @@ export async function openDumpStream(
   const plain = options.encrypted ? await decryptStream(raw, options.identities) : raw;
   if (!isZstdDump(file)) return { stream: plain, done: Promise.resolve() };
   const { output, done } = zstdTransform(plain, ["-d", "-c"], options.signal);
-  return { stream: output, done };
+  const named = done.catch((error: unknown) => {
+    if (options.signal?.aborted) throw error;
+    const detail = error instanceof ChildProcessError ? error.stderr.trim().split("\n").at(-1) : (error as Error).message;
+    throw new LifeboatError(
+      "DUMP_UNREADABLE",
+      `${path.basename(file)} could not be decompressed for pg_restore (zstd: ${detail}): the file is damaged.`,
+      {},
+      { cause: error },
+    );
+  });
+  return { stream: output, done: named };
 }
