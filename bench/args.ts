@@ -1,7 +1,8 @@
 /** Command-line options of `npm run bench`. */
 export type BenchOptions = {
-  /** Target database size in bytes. */
+  /** Target database size in bytes, and as given ("1GB"). */
   sizeBytes: number;
+  sizeText: string;
   rounds: number;
   /** Markdown report (docs/benchmarks.md); the JSON goes beside it unless --json says otherwise. */
   markdownPath: string;
@@ -35,7 +36,14 @@ export function parseSize(text: string): number {
 }
 
 export function parseArgs(argv: string[], defaults: { markdownPath: string; jsonPath: string }): BenchOptions {
-  const options: BenchOptions = { sizeBytes: 1024 ** 3, rounds: 3, markdownPath: defaults.markdownPath, jsonPath: defaults.jsonPath, keep: false };
+  const options: BenchOptions = {
+    sizeBytes: 1024 ** 3,
+    sizeText: "1GB",
+    rounds: 3,
+    markdownPath: defaults.markdownPath,
+    jsonPath: defaults.jsonPath,
+    keep: false,
+  };
   let jsonGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -45,8 +53,10 @@ export function parseArgs(argv: string[], defaults: { markdownPath: string; json
       if (v === undefined) throw new Error(`${flag} needs a value`);
       return v;
     };
-    if (flag === "--size") options.sizeBytes = parseSize(value());
-    else if (flag === "--rounds") {
+    if (flag === "--size") {
+      options.sizeText = value();
+      options.sizeBytes = parseSize(options.sizeText);
+    } else if (flag === "--rounds") {
       options.rounds = Number(value());
       if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new Error("--rounds: a whole number, at least 1");
     } else if (flag === "--out") options.markdownPath = value();

@@ -978,7 +978,7 @@ async function main() {
 
     const report: Report = {
       generatedAt: new Date().toISOString(),
-      options: { size: formatBytes(options.sizeBytes), rounds: options.rounds },
+      options: { size: options.sizeText, rounds: options.rounds },
       machine: await describeMachine(work, cluster),
       dataset: {
         bytes: dataset.bytes,
