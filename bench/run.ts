@@ -238,9 +238,12 @@ async function benchLogical(ctx: Context) {
       label: restoreLabel,
       run: async (round: number) => {
         const into = `same_restore_${round}`;
-        await createDatabase(ctx, into);
         const [command, args] = same(last).restore(pgRestore, ["--exit-on-error", ...restoreArgs, `--dbname=${into}`]);
-        const { seconds } = await timed(() => run(command, args, { env: ctx.toolEnv }));
+        // createdb is part of the procedure (Lifeboat's --into creates the database too).
+        const { seconds } = await timed(async () => {
+          await createDatabase(ctx, into);
+          await run(command, args, { env: ctx.toolEnv });
+        });
         await dropDatabase(ctx, into);
         return { seconds };
       },
@@ -253,8 +256,10 @@ async function benchLogical(ctx: Context) {
             label: "pg_restore (defaults) of the pg_dump -Fc dump",
             run: async (round: number) => {
               const into = `fc_restore_${round}`;
-              await createDatabase(ctx, into);
-              const { seconds } = await timed(() => run(pgRestore, [`--dbname=${into}`, fcFile], { env: ctx.toolEnv }));
+              const { seconds } = await timed(async () => {
+                await createDatabase(ctx, into);
+                await run(pgRestore, [`--dbname=${into}`, fcFile], { env: ctx.toolEnv });
+              });
               await dropDatabase(ctx, into);
               return { seconds };
             },
