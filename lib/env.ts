@@ -95,8 +95,20 @@ export const ZEnv = z.object({
   LIFEBOAT_ENCRYPT_BACKUPS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
   /** pg_dump compression level for custom-format dumps, 0 (none) to 9; gzip inside pg_dump. */
   LIFEBOAT_DUMP_COMPRESSION: z.coerce.number().int().min(0, "must be 0 to 9").max(9, "must be 0 to 9").default(6),
+  /**
+   * How a full dump is compressed: zstd (the default: pg_dump's custom format streamed through a
+   * 2-thread zstd -3, full_backup_<time>.dump.zst; `zstd -d` gives the standard .dump) or pg_dump
+   * (gzip inside pg_dump at LIFEBOAT_DUMP_COMPRESSION, one core, .dump). Parallel jobs use pg_dump's.
+   */
+  LIFEBOAT_DUMP_COMPRESSOR: z.enum(["zstd", "pg_dump"], { error: "must be zstd or pg_dump" }).default("zstd"),
   /** pg_dump/pg_restore jobs: above 1, full dumps use the directory format (full_backup_<time>.dir/). */
   LIFEBOAT_DUMP_JOBS: z.coerce.number().int("must be a whole number").min(1, "must be 1 to 64").max(64, "must be 1 to 64").default(1),
+  /**
+   * Base backups: tar compressed by the server with zstd (level 3, 2 workers; the default: about 6x
+   * smaller and faster than a plain copy, docs/benchmarks.md), lz4 (server), or none (a plain data
+   * directory, checked with pg_verifybackup).
+   */
+  LIFEBOAT_BASE_COMPRESSION: z.enum(["zstd", "lz4", "none"], { error: "must be zstd, lz4 or none" }).default("zstd"),
   /** Files the environment backup carries (comma separated, relative to the working folder). */
   LIFEBOAT_ENV_FILES: z.string().default(".env,docker-compose.yml"),
   /** How bin/archive-wal stores segments for clusters Lifeboat configures: plain, or zstd (-1, ~4x smaller). */

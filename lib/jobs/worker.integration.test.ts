@@ -136,7 +136,11 @@ describe("the job queue, schedules and workers", () => {
   it("a cancelled job stops, leaves nothing behind, and its run says canceled; a queued one never starts", async () => {
     await target.query("create table bulk as select g, md5(g::text) || md5((g * 7)::text) as payload from generate_series(1, 600000) g");
     const before = (await repository.list()).artifacts.map((a) => a.manifest.artifact).sort();
-    const slow = parseEnv({ ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])), LIFEBOAT_DUMP_COMPRESSION: "9" });
+    const slow = parseEnv({
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+      LIFEBOAT_DUMP_COMPRESSOR: "pg_dump",
+      LIFEBOAT_DUMP_COMPRESSION: "9",
+    });
     // Only a worker with the slow settings from here on.
     for (const w of workers.splice(0)) await w.stop();
     await worker("worker-slow", { env: slow });

@@ -317,7 +317,13 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
     work = await mkdtemp(path.join(os.tmpdir(), "lifeboat-kill-"));
     dir = path.join(work, "backups", "app");
     logDir = path.join(work, "logs");
-    env = cliEnv(target, { DATABASE_URL: meta.url, BACKUP_DIR: path.join(work, "backups"), LOG_DIR: logDir, LIFEBOAT_DUMP_COMPRESSION: "9" });
+    env = cliEnv(target, {
+      DATABASE_URL: meta.url,
+      BACKUP_DIR: path.join(work, "backups"),
+      LOG_DIR: logDir,
+      LIFEBOAT_DUMP_COMPRESSOR: "pg_dump",
+      LIFEBOAT_DUMP_COMPRESSION: "9",
+    });
 
     // The dump the restores use (uncompressed: quick to write).
     const made = await runCli({ ...env, LIFEBOAT_DUMP_COMPRESSION: "0" }, "backup.ts", ["--kinds", "full"]);

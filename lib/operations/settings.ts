@@ -8,7 +8,9 @@ export function backupSettings(env: TEnv): BackupSettings {
   return {
     pgBinDir: env.PG_BIN_DIR,
     compressionLevel: env.LIFEBOAT_DUMP_COMPRESSION,
+    dumpCompression: env.LIFEBOAT_DUMP_COMPRESSOR,
     dumpJobs: env.LIFEBOAT_DUMP_JOBS,
+    baseCompression: env.LIFEBOAT_BASE_COMPRESSION,
     recipients: parseRecipients(env.LIFEBOAT_AGE_RECIPIENTS),
     encryptAll: env.LIFEBOAT_ENCRYPT_BACKUPS,
     environment: {

@@ -91,7 +91,8 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
     const started = new Date();
     const recipients = kind === "env" || settings.encryptAll ? settings.recipients : [];
     const directory = (kind === "full" && settings.dumpJobs > 1) || kind === "base";
-    const fileName = artifactFileName(kind, timestamp, { encrypted: recipients.length > 0, directory });
+    const zstd = kind === "full" && !directory && settings.dumpCompression === "zstd";
+    const fileName = artifactFileName(kind, timestamp, { encrypted: recipients.length > 0, directory, zstd });
     const staged = await repository.stage(fileName, { directory });
     try {
       if (kind === "full" && directory && recipients.length > 0) {

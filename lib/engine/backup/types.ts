@@ -15,12 +15,26 @@ export type BackupTarget = {
   configDir?: string | null | undefined;
 };
 
+export type BaseCompression = "zstd" | "lz4" | "none";
+
 export type BackupSettings = {
   pgBinDir?: string | undefined;
   /** pg_dump -Z level for the custom-format dump. */
   compressionLevel: number;
+  /**
+   * How a single-file full dump is compressed: "zstd" streams pg_dump's uncompressed custom format
+   * through a 2-thread zstd (full_backup_<time>.dump.zst, LIFEBOAT_DUMP_COMPRESSOR's default);
+   * "pg_dump" (default here) is gzip inside pg_dump at compressionLevel (.dump).
+   */
+  dumpCompression?: "zstd" | "pg_dump" | undefined;
   /** Above 1: the full dump uses the directory format with this many parallel jobs. */
   dumpJobs: number;
+  /**
+   * Unencrypted base backups: "none" (default here) is a plain data directory checked with
+   * pg_verifybackup; "zstd"/"lz4" a tar compressed by the server (LIFEBOAT_BASE_COMPRESSION, whose
+   * default is zstd). Encrypted base backups are always one zstd tar stream.
+   */
+  baseCompression?: BaseCompression | undefined;
   /** age recipients; every artifact is encrypted to them when encryptAll, env backups always. */
   recipients: string[];
   encryptAll: boolean;

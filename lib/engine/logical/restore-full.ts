@@ -1,7 +1,5 @@
-import { createReadStream } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { decryptStream } from "../crypto/age";
 import { LifeboatError, RestoreRefusedError } from "../errors";
 import type { PgConnection } from "../pg/connection";
 import { preflightClientTool } from "../pg/preflight";
@@ -10,6 +8,7 @@ import { withClient } from "../pg/server-info";
 import type { Repository } from "../repository/repository";
 import type { Journal } from "../repository/target-lock";
 import { conninfoValue, countRows, listTables } from "./catalog-queries";
+import { openDumpStream } from "./zstd-stream";
 
 export type RowCountCheck = { table: string; expected: number | undefined; actual: number | undefined; ok: boolean };
 
@@ -77,9 +76,13 @@ export async function restoreFullBackup(options: RestoreFullOptions): Promise<Re
   const toolEnv = { PGAPPNAME: appName };
   const watchdog = lockWaitWatchdog(options.connection, appName, { timeoutSeconds: lockTimeout, report: (message) => options.onPhase?.(message) });
   try {
-    if (manifest.encryption) {
-      const plain = await decryptStream(createReadStream(file), options.identities ?? []);
-      await runPgTool({ tool: "pg_restore", args, connection, pgBinDir: options.pgBinDir, signal: options.signal, stdinStream: plain, env: toolEnv });
+    // Encrypted and/or zstd-compressed dumps reach pg_restore on stdin, never decrypted on disk.
+    const opened = await openDumpStream(file, { encrypted: manifest.encryption !== null, identities: options.identities ?? [], signal: options.signal });
+    if (opened) {
+      await Promise.all([
+        runPgTool({ tool: "pg_restore", args, connection, pgBinDir: options.pgBinDir, signal: options.signal, stdinStream: opened.stream, env: toolEnv }),
+        opened.done,
+      ]);
     } else {
       await runPgTool({ tool: "pg_restore", args: [...args, file], connection, pgBinDir: options.pgBinDir, signal: options.signal, env: toolEnv });
     }

@@ -1,6 +1,7 @@
 import { runPgTool } from "../pg/run-pg-tool";
 import type { ArtifactWriter, WriterInput } from "../backup/types";
 import { streamIntoFile } from "./artifact-sink";
+import { DUMP_ZSTD, zstdTransform } from "./zstd-stream";
 
 /**
  * pg_dump in the set's snapshot: the full dump (custom format, or directory format with parallel
@@ -46,9 +47,33 @@ function pgDumpVersion(input: WriterInput): Record<string, string> {
   return { pg_dump: input.toolVersions.pg_dump ?? "unknown" };
 }
 
+/**
+ * pg_dump's custom format, uncompressed, through a multi-threaded zstd into
+ * full_backup_<time>.dump.zst (then age when encrypted): `zstd -d` gives back a standard .dump.
+ */
+async function writeZstdDump(input: WriterInput): Promise<void> {
+  const { staged, recipients, settings, target } = input;
+  await runPgTool({
+    tool: "pg_dump",
+    args: ["--format=custom", "--compress=0", ...snapshotArgs(input)],
+    connection: target.connection,
+    pgBinDir: settings.pgBinDir,
+    signal: input.signal,
+    onProgress: (p) => input.progress("dumping", { bytes: p.bytes }),
+    stdoutConsumer: async (stdout) => {
+      const { output, done } = zstdTransform(stdout, DUMP_ZSTD.args, input.signal);
+      await Promise.all([streamIntoFile(output, staged.tempPath, { recipients }), done]);
+    },
+  });
+}
+
 export const writeFullDump: ArtifactWriter = async (input) => {
   const { settings } = input;
   const parallel = settings.dumpJobs > 1;
+  if (!parallel && settings.dumpCompression === "zstd") {
+    await writeZstdDump(input);
+    return { compression: DUMP_ZSTD.describe, toolVersions: pgDumpVersion(input), tableRowCounts: input.rowCounts, tableChecksums: input.tableChecksums };
+  }
   const args = parallel
     ? ["--format=directory", `--jobs=${settings.dumpJobs}`, `--compress=${settings.compressionLevel}`, ...snapshotArgs(input)]
     : ["--format=custom", `--compress=${settings.compressionLevel}`, ...snapshotArgs(input)];

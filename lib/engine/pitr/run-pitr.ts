@@ -3,6 +3,7 @@ import { appendFile, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename,
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { findFreePort } from "../cluster/free-port";
 import { confValue, shellQuote } from "../cluster/local-cluster";
 import { ManagedCluster } from "../cluster/managed-cluster";
@@ -10,7 +11,7 @@ import { CLUSTER_OS_USER, handToOsUser, isRoot } from "../cluster/os-user";
 import { decryptStream } from "../crypto/age";
 import { LifeboatError, throwIfAborted } from "../errors";
 import { countRows, listTables } from "../logical/catalog-queries";
-import { BASE_STREAM_FILE } from "../physical/write-base-backup";
+import { BASE_COMPRESSION, BASE_STREAM_FILE } from "../physical/write-base-backup";
 import type { PgConnection } from "../pg/connection";
 import { PgToolError, runPgTool } from "../pg/run-pg-tool";
 import { connectionErrorMessage, withClient } from "../pg/server-info";
@@ -164,8 +165,18 @@ function recoverySettings(options: RunPitrOptions, workspace: Workspace, port: n
 async function layDownBaseBackup(options: RunPitrOptions, dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const source = path.join(options.repository.dir, options.plan.base.artifact);
-  if (options.plan.base.files.some((f) => f.name.endsWith(`/${BASE_STREAM_FILE}`))) {
-    await extractStreamedBase(path.join(source, BASE_STREAM_FILE), dataDir, options);
+  const has = (name: string) => options.plan.base.files.some((f) => f.name.endsWith(`/${name}`));
+  const tarBase = (["zstd", "lz4"] as const).find((c) => has(BASE_COMPRESSION[c].file));
+  if (has(BASE_STREAM_FILE)) {
+    const plain = await decryptStream(createReadStream(path.join(source, BASE_STREAM_FILE)), options.identities ?? []);
+    await extractTarStream(plain, "zstd", dataDir, options);
+  } else if (tarBase) {
+    // A compressed tar base backup: the data directory, then the WAL streamed during the backup.
+    await extractTarStream(createReadStream(path.join(source, BASE_COMPRESSION[tarBase].file)), tarBase, dataDir, options);
+    if (has("pg_wal.tar.zst")) {
+      await mkdir(path.join(dataDir, "pg_wal"), { recursive: true, mode: 0o700 });
+      await extractTarStream(createReadStream(path.join(source, "pg_wal.tar.zst")), "zstd", path.join(dataDir, "pg_wal"), options);
+    }
   } else {
     // cp -a keeps modes and is far faster than a per-file copy in JavaScript; argument array, no shell.
     await execChild("cp", ["-a", `${source}/.`, dataDir], { signal: options.signal });
@@ -180,10 +191,9 @@ async function layDownBaseBackup(options: RunPitrOptions, dataDir: string): Prom
   await chmod(dataDir, 0o700);
 }
 
-/** age → zstd → tar, streamed: the encrypted base backup is never stored decrypted. */
-async function extractStreamedBase(file: string, dataDir: string, options: RunPitrOptions): Promise<void> {
-  const plain = await decryptStream(createReadStream(file), options.identities ?? []);
-  const zstd = spawnChild("zstd", ["-dcq"], { stdio: ["pipe", "pipe", "pipe"] });
+/** (age →) zstd or lz4 → tar, streamed: an encrypted base backup is never stored decrypted. */
+async function extractTarStream(plain: Readable, compression: "zstd" | "lz4", dataDir: string, options: RunPitrOptions): Promise<void> {
+  const zstd = spawnChild(compression === "zstd" ? "zstd" : "lz4", ["-dcq"], { stdio: ["pipe", "pipe", "pipe"] });
   const tar = spawnChild("tar", ["-x", "-f", "-", "-C", dataDir, "--no-same-owner"], { stdio: ["pipe", "ignore", "pipe"] });
   const exited = (child: ReturnType<typeof spawnChild>, name: string) =>
     new Promise<void>((resolve, reject) => {
@@ -204,7 +214,7 @@ async function extractStreamedBase(file: string, dataDir: string, options: RunPi
         throw e;
       }),
       pipeline(zstd.stdout!, tar.stdin!),
-      exited(zstd, "zstd"),
+      exited(zstd, compression),
       exited(tar, "tar"),
     ]);
   } finally {
@@ -462,7 +472,8 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
  */
 async function verifyBaseBackup(options: RunPitrOptions): Promise<void> {
   const folder = path.join(options.repository.dir, options.plan.base.artifact);
-  if (!existsSync(path.join(folder, "backup_manifest"))) return; // a streamed backup: its one file's sha256 was checked
+  // A streamed or tar backup: every file's sha256 was checked against Lifeboat's manifest (pg_verifybackup reads only plain backups before 18).
+  if (!existsSync(path.join(folder, "backup_manifest")) || !existsSync(path.join(folder, "PG_VERSION"))) return;
   options.onPhase?.("verifying the base backup (pg_verifybackup)");
   try {
     await runPgTool({ tool: "pg_verifybackup", args: [folder], pgBinDir: options.pgBinDir, signal: options.signal });

@@ -46,18 +46,19 @@ const PREFIX: Record<LogicalKind, string> = { full: "full_backup_", schema: "sch
 const SUFFIX: Record<LogicalKind, string> = { full: ".dump", schema: ".sql", json: ".json.gz", env: ".tar" };
 
 /**
- * File name of an artifact in its target's folder; `.age` when encrypted. A full dump in pg_dump's
+ * File name of an artifact in its target's folder; `.age` when encrypted; a full dump streamed
+ * through zstd is `full_backup_<time>.dump.zst`. A full dump in pg_dump's
  * directory format (parallel jobs) is a folder, `full_backup_<time>.dir`; a base backup is the
  * folder `base/<time>`.
  */
-export function artifactFileName(kind: ArtifactKind, timestamp: string, options: { encrypted?: boolean; directory?: boolean } = {}): string {
+export function artifactFileName(kind: ArtifactKind, timestamp: string, options: { encrypted?: boolean; directory?: boolean; zstd?: boolean } = {}): string {
   if (kind === "base") return `base/${timestamp}`;
   if (options.directory) return `${PREFIX[kind]}${timestamp}.dir`;
-  return `${PREFIX[kind]}${timestamp}${SUFFIX[kind]}${options.encrypted ? ".age" : ""}`;
+  return `${PREFIX[kind]}${timestamp}${SUFFIX[kind]}${options.zstd && kind === "full" ? ".zst" : ""}${options.encrypted ? ".age" : ""}`;
 }
 
 const ARTIFACT_NAME: Record<ArtifactKind, RegExp> = {
-  full: new RegExp(`^full_backup_${TIMESTAMP}(\\.dump(\\.age)?|\\.dir)$`),
+  full: new RegExp(`^full_backup_${TIMESTAMP}(\\.dump(\\.zst)?(\\.age)?|\\.dir)$`),
   schema: new RegExp(`^schema_${TIMESTAMP}\\.sql(\\.age)?$`),
   json: new RegExp(`^data_export_${TIMESTAMP}\\.json\\.gz(\\.age)?$`),
   env: new RegExp(`^env_${TIMESTAMP}\\.tar\\.age$`),

@@ -24,6 +24,10 @@ The identity file is the one named by LIFEBOAT_AGE_IDENTITY_FILE on the Lifeboat
 
 ## 3. Restore
 
+A full dump ending in .dump.zst (the default) is pg_dump's custom format through zstd: first
+
+    zstd -d full_backup_<time>.dump.zst                # gives full_backup_<time>.dump
+
 Full dump (pg_dump custom format), into a new database first to inspect it:
 
     createdb -h HOST -p PORT -U USER restored
@@ -46,6 +50,11 @@ hand, and roles with \`psql -f globals.sql\`.
 
 ## 4. Point-in-time recovery by hand (base/ and archive/)
 
+    # a compressed base backup (base.tar.zst, pg_wal.tar.zst, backup_manifest; the default):
+    jq -r '.files[] | "\\(.sha256)  \\(.name)"' base/<time>.manifest.json | sha256sum -c -
+    mkdir -m 700 /path/to/new/pgdata && zstd -dc base/<time>/base.tar.zst | tar -xf - -C /path/to/new/pgdata
+    zstd -dc base/<time>/pg_wal.tar.zst | tar -xf - -C /path/to/new/pgdata/pg_wal && chown -R postgres /path/to/new/pgdata
+    # a plain one (LIFEBOAT_BASE_COMPRESSION=none):
     pg_verifybackup base/<time>                       # every file against its backup_manifest
     cp -a base/<time>/. /path/to/new/pgdata && chown -R postgres /path/to/new/pgdata
     cat >> /path/to/new/pgdata/postgresql.auto.conf <<EOF

@@ -1,11 +1,10 @@
-import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { findFreePort } from "../cluster/free-port";
 import { LocalCluster } from "../cluster/local-cluster";
 import { handToOsUser } from "../cluster/os-user";
-import { decryptStream } from "../crypto/age";
+import { openDumpStream } from "../logical/zstd-stream";
 import { LifeboatError, throwIfAborted } from "../errors";
 import { listTables, summarizeTables } from "../logical/catalog-queries";
 import { restoreJsonExport } from "../logical/restore-json";
@@ -68,9 +67,12 @@ export async function drillLogical(options: {
     options.onPhase?.(`restoring ${manifest.artifact}`);
     // No owners or grants: the scratch cluster has none of the production roles.
     const args = ["--no-owner", "--no-privileges", "--exit-on-error", "--no-password", "--dbname=drill"];
-    if (manifest.encryption) {
-      const plain = await decryptStream(createReadStream(file), options.identities ?? []);
-      await runPgTool({ tool: "pg_restore", args, connection, pgBinDir: options.pgBinDir, signal: options.signal, stdinStream: plain });
+    const opened = await openDumpStream(file, { encrypted: manifest.encryption !== null, identities: options.identities ?? [], signal: options.signal });
+    if (opened) {
+      await Promise.all([
+        runPgTool({ tool: "pg_restore", args, connection, pgBinDir: options.pgBinDir, signal: options.signal, stdinStream: opened.stream }),
+        opened.done,
+      ]);
     } else {
       await runPgTool({
         tool: "pg_restore",
