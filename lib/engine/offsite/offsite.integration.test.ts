@@ -85,8 +85,8 @@ describe("off-site repository in S3-compatible object storage (issue 13)", () =>
     const env: Record<string, string> = {
       ...vars,
       DATABASE_URL: fresh.url,
-      BACKUP_DIR: path.join(work, name, "backups"),
-      LOG_DIR: path.join(work, name, "logs"),
+      BACKUP_DIR: path.join(work, `${name}-backups`),
+      LOG_DIR: path.join(work, `${name}-logs`),
     };
     return { env, meta: fresh };
   };
@@ -175,9 +175,9 @@ describe("off-site repository in S3-compatible object storage (issue 13)", () =>
       expect(listed.stdout).toMatch(/base\t.*\toffsite\tbase\//);
 
       // PITR on the new host: base backup and WAL come from the bucket; the moment's rows are there, the later one is not.
-      const folder = path.join(work, "new-host", "recovered");
+      const folder = path.join(work, "recovered-on-new-host");
       const pitr = await run(pitrOperation, { time: moment.toISOString(), mode: "new-instance", dataDir: folder }, host.env, host.meta);
-      expect(pitr.status, pitr.verdict?.error ?? pitr.error?.message).toBe("succeeded");
+      expect(pitr.status, `${pitr.verdict?.error ?? pitr.error?.message} ${JSON.stringify(pitr.error?.details ?? {}).slice(0, 3000)}`).toBe("succeeded");
       const outcome = (pitr.result as { outcome: { port: number; dataDir: string } }).outcome;
       instances.push(outcome.dataDir);
       const labels = await withClient(
