@@ -144,8 +144,6 @@ export const ZEnv = z.object({
   LIFEBOAT_S3_CREDENTIALS_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
   /** Where backups are kept: local only, object storage only (the local folder only stages), or both (3-2-1). */
   LIFEBOAT_REPOSITORIES: z.preprocess(emptyToUndefined, z.enum(["local", "offsite", "both"], { error: "must be local, offsite or both" }).optional()),
-  /** Off-site retention in days (the local one is npm run cleanup's --days, 7 by default); the newest verified backup of each kind is always kept. */
-  LIFEBOAT_OFFSITE_RETENTION_DAYS: z.coerce.number().int().min(1, "must be 1 to 3650 days").max(3650, "must be 1 to 3650 days").default(30),
 });
 
 export type TEnv = z.infer<typeof ZEnv>;

@@ -70,7 +70,13 @@ export class ObjectStore {
 
   /** For people: s3://bucket/prefix at the endpoint. */
   get description(): string {
-    return `s3://${this.config.bucket}/${this.config.prefix}${this.config.endpoint ? ` at ${this.config.endpoint}` : ""}`;
+    return this.describe("");
+  }
+
+  /** For people: s3://bucket/prefix/name, at the endpoint when it is not AWS's. */
+  describe(name: string): string {
+    const key = [this.config.prefix, name].filter(Boolean).join("/");
+    return `s3://${this.config.bucket}/${key}${this.config.endpoint ? ` at ${this.config.endpoint}` : ""}`;
   }
 
   key(name: string): string {

@@ -43,7 +43,7 @@ export class OffsiteRepository {
   ) {}
 
   get description(): string {
-    return `${this.store.description}/${this.targetName}`;
+    return this.store.describe(this.targetName);
   }
 
   private name(relative: string): string {
@@ -61,7 +61,7 @@ export class OffsiteRepository {
       try {
         artifacts.push({ manifest: await this.readManifest(artifact), manifestFile });
       } catch (error) {
-        unreadable.push({ file: `${this.description}/${manifestFile}`, reason: (error as Error).message });
+        unreadable.push({ file: this.store.describe(`${this.targetName}/${manifestFile}`), reason: (error as Error).message });
       }
     }
     artifacts.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt) || a.manifest.kind.localeCompare(b.manifest.kind));
