@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
+import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
 import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { formatBytes } from "@/lib/format";
 import { identities } from "@/lib/operations/settings";
@@ -35,9 +36,15 @@ runCli(async () => {
       },
     });
     if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);
+    // With an off-site copy: how far the bucket's WAL is behind the local archive (part of the RPO exposure if the host is lost).
+    const repository = target.repository;
+    const offsite =
+      repository instanceof MirroredRepository
+        ? await repository.offsite.walLag(repository.archiveDir).catch((error: unknown) => ({ error: (error as Error).message }))
+        : undefined;
     if (!stats.healthy) await session.log.write("ERROR", "wal-status", { target: target.name, status: "FAILED", alert: stats.alert });
     if (opts.json) {
-      console.log(JSON.stringify(stats, null, 2));
+      console.log(JSON.stringify({ ...stats, offsite }, null, 2));
     } else {
       console.log(`archived:       ${stats.archivedCount} (last ${stats.lastArchivedWal ?? "none"} at ${stats.lastArchivedAt?.toISOString() ?? "-"})`);
       console.log(`failed:         ${stats.failedCount} (last ${stats.lastFailedWal ?? "none"} at ${stats.lastFailedAt?.toISOString() ?? "-"})`);
@@ -51,6 +58,12 @@ runCli(async () => {
               ? `${stats.rpoExposureSeconds} s since the last archived segment`
               : `${stats.rpoExposureSeconds} s of commits not archived yet (${formatBytes(stats.unarchivedBytes)} of WAL; last archived commit ${stats.lastArchivedCommitAt?.toISOString() ?? "-"})`;
       console.log(`RPO exposure:   ${exposure}`);
+      if (offsite)
+        console.log(
+          "error" in offsite
+            ? `off-site lag:   unknown (${offsite.error})`
+            : `off-site lag:   ${offsite.pendingFiles === 0 ? "0 s (every archived file is in the bucket)" : `${offsite.lagSeconds} s (${offsite.pendingFiles} archived files not in the bucket yet)`}; newest there ${offsite.newestShipped ?? "none"}`,
+        );
       console.log(stats.healthy ? "status:         healthy" : `status:         ALERT: ${stats.alert}`);
     }
     return stats.healthy ? 0 : 1;

@@ -138,6 +138,24 @@ export const ZEnv = z.object({
   LIFEBOAT_RTO_PARTIAL_MINUTES: minutes(20),
   /** Bearer token /api/metrics requires (Prometheus' authorization: credentials); unset, metrics are off. */
   LIFEBOAT_METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters (openssl rand -hex 16)").optional()),
+  /** Off-site copies: an S3-compatible bucket (unset: local repository only). */
+  LIFEBOAT_S3_BUCKET: z.preprocess(emptyToUndefined, z.string().min(3, "must be a bucket name").optional()),
+  /** The storage's URL (unset: AWS S3 itself), e.g. https://s3.eu-central-1.wasabisys.com or http://127.0.0.1:9000. */
+  LIFEBOAT_S3_ENDPOINT: z.preprocess(emptyToUndefined, z.url("must be a URL such as https://s3.example.com").optional()),
+  LIFEBOAT_S3_REGION: z.string().min(1).default("us-east-1"),
+  /** Folder inside the bucket; each target's repository is <prefix>/<target>/. */
+  LIFEBOAT_S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$|^$/, "must be a folder name such as lifeboat or backups/prod (no leading or trailing slash)")
+    .default("lifeboat"),
+  /** Path-style URLs (bucket in the path), which most S3-compatible servers need; default on with an endpoint. */
+  LIFEBOAT_S3_FORCE_PATH_STYLE: z.preprocess(emptyToUndefined, booleanFlag.optional()),
+  LIFEBOAT_S3_ACCESS_KEY_ID: z.preprocess(emptyToUndefined, z.string().optional()),
+  LIFEBOAT_S3_SECRET_ACCESS_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** A file with the credentials instead (JSON {accessKeyId, secretAccessKey}, or the two on two lines). */
+  LIFEBOAT_S3_CREDENTIALS_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** Where backups are kept: local only, object storage only (the local folder only stages), or both (3-2-1). */
+  LIFEBOAT_REPOSITORIES: z.preprocess(emptyToUndefined, z.enum(["local", "offsite", "both"], { error: "must be local, offsite or both" }).optional()),
 });
 
 export type TEnv = z.infer<typeof ZEnv>;

@@ -16,6 +16,8 @@ export type BackupRow = {
   /** available (manifest present), or the catalog's missing/damaged/deleted. */
   status: string;
   encrypted: boolean;
+  /** With an off-site repository: local, offsite or both. */
+  location?: "local" | "offsite" | "both" | undefined;
 };
 
 /** The newest check of an artifact: a drill's (recorded beside it, or in the catalog) when later than the manifest's own. */
@@ -42,7 +44,7 @@ export async function listBackups(
   const drills = new Map(
     await Promise.all(artifacts.map(async ({ manifest }) => [manifest.artifact, await repository.readVerification(manifest.artifact)] as const)),
   );
-  const rows: BackupRow[] = artifacts.map(({ manifest }) => {
+  const rows: BackupRow[] = artifacts.map(({ manifest, location }) => {
     const row = byFile.get(manifest.artifact);
     return {
       kind: manifest.kind,
@@ -53,6 +55,7 @@ export async function listBackups(
       verified: verifiedText(manifest, row, drills.get(manifest.artifact)),
       status: row && row.status !== "available" ? row.status : "available",
       encrypted: manifest.encryption !== null,
+      location,
     };
   });
   const present = new Set(artifacts.map((a) => a.manifest.artifact));

@@ -232,3 +232,17 @@ describe("health checks (the seed's Backup Health Checks)", () => {
     expect(worstState(evaluateHealth(inputs))).toBe("critical");
   });
 });
+
+describe("off-site copy", () => {
+  const offsite = (inputs: HealthInputs) => evaluateHealth(inputs).find((c) => c.id === "offsite");
+  it("is not judged without an off-site repository; ok when the bucket has every file; warning, then critical past the RPO target; critical when unreadable", () => {
+    expect(offsite(healthy())).toBeUndefined();
+    const where = { description: "s3://b/prod/app" };
+    expect(offsite({ ...healthy(), offsite: { ...where, pendingFiles: 0, lagSeconds: 0 } })?.state).toBe("ok");
+    const rpo = healthy().thresholds.rpoSeconds;
+    expect(offsite({ ...healthy(), offsite: { ...where, pendingFiles: 3, lagSeconds: rpo * 0.75 } })?.state).toBe("warning");
+    const late = offsite({ ...healthy(), offsite: { ...where, pendingFiles: 40, lagSeconds: rpo + 60 } });
+    expect(late).toMatchObject({ state: "critical", message: expect.stringContaining("40 archived WAL files are not in s3://b/prod/app") });
+    expect(offsite({ ...healthy(), offsite: { ...where, error: "The bucket x does not exist" } })).toMatchObject({ state: "critical" });
+  });
+});

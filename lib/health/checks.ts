@@ -11,7 +11,7 @@ import type { Manifest } from "@/lib/engine/repository/manifest";
 export type HealthState = "ok" | "warning" | "critical";
 
 export type HealthCheck = {
-  /** Stable per target: "last-backup", "size:full", "duration:full", "age:full", "disk", "archiving", "rto:full", "rto:partial", "rto:pitr". */
+  /** Stable per target: "last-backup", "size:full", "duration:full", "age:full", "disk", "archiving", "offsite", "rto:full", "rto:partial", "rto:pitr". */
   id: string;
   state: HealthState;
   title: string;
@@ -53,6 +53,8 @@ export type HealthInputs = {
   archiveFailuresLastDay: number | null;
   lastDrill: DrillReading | null;
   disk: { freeBytes: number; totalBytes: number; growthBytesPerDay: number } | null;
+  /** With an off-site repository: its WAL lag behind the local archive, or why it could not be read (null: none configured). */
+  offsite?: { description: string; pendingFiles: number; lagSeconds: number } | { description: string; error: string } | null | undefined;
   thresholds: HealthThresholds;
 };
 
@@ -189,6 +191,26 @@ function diskCheck(inputs: HealthInputs): HealthCheck {
   return check("disk", "ok", title, `${what}.`);
 }
 
+/** The off-site copy's WAL lag against the RPO target: past it, losing this host loses more than the RPO allows. */
+function offsiteCheck(inputs: HealthInputs): HealthCheck | undefined {
+  const offsite = inputs.offsite;
+  if (!offsite) return undefined;
+  const title = "Off-site copy";
+  if ("error" in offsite) return check("offsite", "critical", title, `${offsite.description} cannot be read: ${offsite.error}`);
+  if (offsite.pendingFiles === 0) return check("offsite", "ok", title, `Every archived WAL file is in ${offsite.description}.`);
+  const lag = `${offsite.pendingFiles} archived WAL files are not in ${offsite.description} yet (the oldest for ${minutesText(offsite.lagSeconds * 1000)})`;
+  const rpoSeconds = inputs.thresholds.rpoSeconds;
+  if (offsite.lagSeconds > rpoSeconds)
+    return check(
+      "offsite",
+      "critical",
+      title,
+      `${lag}, beyond the RPO target of ${minutesText(rpoSeconds * 1000)}: check that a worker runs and can reach the bucket (npm run offsite -- push).`,
+    );
+  if (offsite.lagSeconds > rpoSeconds / 2) return check("offsite", "warning", title, `${lag}; a worker ships them every 30 s.`);
+  return check("offsite", "ok", title, `${lag}; a worker ships them every 30 s.`);
+}
+
 function archivingCheck(inputs: HealthInputs): HealthCheck | undefined {
   if (!inputs.archives) return undefined;
   const title = "WAL archiving";
@@ -281,6 +303,8 @@ export function evaluateHealth(inputs: HealthInputs): HealthCheck[] {
   checks.push(...ageChecks(inputs, kinds), diskCheck(inputs));
   const archiving = archivingCheck(inputs);
   if (archiving) checks.push(archiving);
+  const offsite = offsiteCheck(inputs);
+  if (offsite) checks.push(offsite);
   checks.push(...rtoChecks(inputs));
   return checks;
 }

@@ -1,3 +1,4 @@
+import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
 import { readdir, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { and, desc, eq, gte, inArray, isNotNull } from "drizzle-orm";
@@ -116,9 +117,20 @@ export async function gatherHealthInputs(options: { db: Db; env: TEnv; target: R
       }
     : null;
 
+  // With an off-site copy: how far the bucket's WAL is behind (what a lost host would lose beyond the RPO exposure).
+  const repository = target.repository;
+  const offsite =
+    repository instanceof MirroredRepository
+      ? await repository.offsite.walLag(repository.archiveDir, now).then(
+          (lag) => ({ description: repository.offsite.description, pendingFiles: lag.pendingFiles, lagSeconds: lag.lagSeconds }),
+          (error: unknown) => ({ description: repository.offsite.description, error: (error as Error).message }),
+        )
+      : null;
+
   return {
     target: target.name,
     now,
+    offsite,
     artifacts,
     lastBackupRun,
     backupSchedule,

@@ -21,6 +21,7 @@ import {
   type OperationJob,
 } from "./queue";
 import { finishRun, markInterruptedRuns } from "./run-records";
+import { shipWalRound } from "./ship-wal";
 import { ensureDefaultSchedules, runDueSchedules } from "./schedules";
 
 /** Failures worth another attempt later (pg-boss retries with backoff); the rest are final. */
@@ -47,6 +48,8 @@ export type WorkerOptions = {
    * notice goes out once because the state is recorded).
    */
   healthIntervalMs?: number | undefined;
+  /** How often archived WAL is shipped to the off-site bucket, when one is configured (0: never). */
+  offsiteIntervalMs?: number | undefined;
   /** How often host jobs nobody picked up are expired (0: never). */
   hostCheckIntervalMs?: number | undefined;
   /** Minutes a host job may wait for its pick-up (default HOST_JOB_DEADLINE_MINUTES). */
@@ -222,6 +225,32 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     timers.push(setInterval(() => void sample(), sampleMs));
   }
 
+  const offsiteMs = options.offsiteIntervalMs ?? 0;
+  if (offsiteMs > 0 && services.env.LIFEBOAT_S3_BUCKET) {
+    let shipping = false;
+    const ship = async () => {
+      if (shipping) return; // a slow upload must not start a second round
+      shipping = true;
+      try {
+        for (const { name } of await db.select({ name: targets.name }).from(targets)) {
+          const target = await resolveTarget({ env: services.env, db, name }).catch(() => undefined);
+          if (!target) continue;
+          const round = await shipWalRound(services.meta.pool, target).catch((error: unknown) => {
+            say(`off-site WAL of ${name}: ${(error as Error).message}`);
+            return undefined;
+          });
+          if (round?.shipped) say(`off-site WAL of ${name}: ${round.shipped} shipped, ${round.pending} waiting`);
+        }
+      } catch (error) {
+        say(`off-site WAL: ${(error as Error).message}`);
+      } finally {
+        shipping = false;
+      }
+    };
+    void ship();
+    timers.push(setInterval(() => void ship(), offsiteMs));
+  }
+
   const healthMs = options.healthIntervalMs ?? 0;
   if (healthMs > 0) {
     let judging = false;
@@ -279,6 +308,6 @@ export async function startStandardWorker(
   for (const target of await db.select({ id: targets.id }).from(targets)) await ensureDefaultSchedules(db, target.id, options.timezone);
   const host = await hostQueuesServedHere(options.services);
   const queues = [OPERATIONS_QUEUE, ...host.queues];
-  const worker = await startWorker({ healthIntervalMs: 5 * 60_000, ...options, via: "worker", queues });
+  const worker = await startWorker({ healthIntervalMs: 5 * 60_000, offsiteIntervalMs: 30_000, ...options, via: "worker", queues });
   return { ...worker, queues, hostTargets: host.targets };
 }

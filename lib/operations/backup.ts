@@ -4,6 +4,7 @@ import { runBackupSet, type BackupSetResult } from "@/lib/engine/backup/run-back
 import { readServerInfo } from "@/lib/engine/pg/server-info";
 import type { ArtifactKind } from "@/lib/engine/repository/artifact-kinds";
 import { ZBackupRequest, type TBackupRequest } from "@/lib/validations/operations";
+import { copyOffsite, type OffsiteOutcome } from "./offsite";
 import { backupSettings } from "./settings";
 import type { OperationContext, OperationDefinition } from "./types";
 
@@ -35,7 +36,7 @@ export async function defaultBackupKinds(context: OperationContext): Promise<Art
   return kinds;
 }
 
-export const backupOperation: OperationDefinition<TBackupRequest, BackupSetResult & { kinds: ArtifactKind[] }> = {
+export const backupOperation: OperationDefinition<TBackupRequest, BackupSetResult & { kinds: ArtifactKind[]; offsite: OffsiteOutcome | undefined }> = {
   kind: "backup",
   action: "backups.run",
   permission: "backups.run",
@@ -60,14 +61,25 @@ export const backupOperation: OperationDefinition<TBackupRequest, BackupSetResul
       onProgress: (p) => context.progress(`${p.kind}: ${p.phase}`, p.bytes),
     });
     for (const warning of result.warnings) context.warn(warning);
-    return { ...result, kinds };
+    const offsite = await copyOffsite(
+      context,
+      result.artifacts.flatMap((a) => (a.ok ? [a.manifest] : [])),
+    );
+    return { ...result, kinds, offsite };
   },
   verdict: (result) => {
     const failed = result.artifacts.filter((a) => !a.ok);
     const written = result.artifacts.flatMap((a) => (a.ok ? [a] : []));
+    // With object storage only, a backup the bucket did not receive has not been kept off-site: a failure.
+    const offsiteFailed = result.offsite?.error !== undefined && !result.offsite.keepLocal;
+    const errors = [
+      ...failed.map((a) => (a.ok ? "" : `${a.kind}: ${a.error}`)),
+      ...(written.length ? [] : ["nothing was written"]),
+      ...(offsiteFailed ? [`off-site copy ${result.offsite!.error}`] : []),
+    ];
     return {
-      ok: failed.length === 0 && written.length > 0,
-      error: failed.length ? failed.map((a) => (a.ok ? "" : `${a.kind}: ${a.error}`)).join("; ") : written.length ? undefined : "nothing was written",
+      ok: errors.length === 0,
+      error: errors.length ? errors.join("; ") : undefined,
       stderr: failed.flatMap((a) => (!a.ok && a.stderr ? [`${a.kind}:\n${a.stderr}`] : [])).join("\n") || undefined,
       bytes: written.reduce((sum, a) => sum + a.manifest.sizeBytes, 0),
       artifacts: written.map((a) => ({ manifest: a.manifest, manifestFile: a.manifestFile })),
@@ -77,6 +89,11 @@ export const backupOperation: OperationDefinition<TBackupRequest, BackupSetResul
         written: written.map((a) => `${a.kind}:${a.file}:${a.manifest.sizeBytes}`).join(",") || undefined,
         failed: failed.map((a) => a.kind).join(",") || undefined,
         restore_point: result.restorePoint,
+        offsite: result.offsite
+          ? result.offsite.error
+            ? "failed"
+            : `${result.offsite.pushed.length} artifacts, ${result.offsite.walShipped} WAL files`
+          : undefined,
       },
     };
   },

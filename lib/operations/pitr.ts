@@ -1,8 +1,9 @@
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { findFreePort } from "@/lib/engine/cluster/free-port";
-import { isRoot } from "@/lib/engine/cluster/os-user";
+import { handToOsUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { InvalidInputError } from "@/lib/engine/errors";
+import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
 import { planPitr, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
 import { describeTarget, parseRecoveryTarget, type RecoveryTarget } from "@/lib/engine/pitr/recovery-target";
 import { pitrInPlace, pitrToNewInstance, type PitrOutcome } from "@/lib/engine/pitr/run-pitr";
@@ -51,9 +52,32 @@ async function archiveLatestWal(context: OperationContext): Promise<void> {
   }
 }
 
+/**
+ * With an off-site copy, the WAL only the bucket holds (a new host, a lost archive disk) is
+ * fetched into the local archive before planning, several segments at a time, each checked
+ * against the sha256 recorded when it was shipped: recovery then replays without a round trip to
+ * the bucket per segment. Files are handed to the cluster's OS user, whose restore_command reads them.
+ */
+async function fetchOffsiteWal(context: OperationContext): Promise<void> {
+  const repository = context.repository;
+  if (!(repository instanceof MirroredRepository)) return;
+  try {
+    await repository.prepareArchive();
+    const fetched = await repository.offsite.fetchWal(repository.archiveDir, { concurrency: 4 });
+    if (fetched.length) {
+      await handToOsUser(context.target.osUser, ...fetched.map((n) => path.join(repository.archiveDir, n)));
+      context.progress(`fetched ${fetched.length} WAL files from ${repository.offsite.description}`);
+    }
+  } catch (error) {
+    if (context.signal.aborted) throw error;
+    context.warn(`WAL could not be fetched from ${repository.offsite.description}: ${(error as Error).message} (the plan uses the local archive only)`);
+  }
+}
+
 async function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
   const target = recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE);
   await archiveLatestWal(context);
+  await fetchOffsiteWal(context);
   return planPitr({
     repository: context.repository,
     target,
@@ -105,6 +129,8 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
     const cluster = input.mode === "in-place" ? managedClusterOf(context.target, context.env.PG_BIN_DIR) : null;
     // Planned again under the lock: the archive may have moved on since the preview.
     const thePlan = await plan(context, input);
+    if (context.repository instanceof MirroredRepository && (await context.repository.materialize(thePlan.base.artifact)) === "fetched")
+      context.progress(`fetched ${thePlan.base.artifact} from ${context.repository.offsite.description}`);
     const common = {
       plan: thePlan,
       repository: context.repository,

@@ -5,6 +5,7 @@
  */
 import { backupOperation } from "./backup";
 import { cleanupOperation } from "./cleanup";
+import { offsitePushOperation } from "./offsite";
 import { pitrOperation } from "./pitr";
 import { restoreEnvOperation } from "./restore-env";
 import { restoreFullOperation } from "./restore-full";
@@ -19,6 +20,7 @@ export const OPERATIONS = {
   pitr: pitrOperation,
   verify: verifyOperation,
   cleanup: cleanupOperation,
+  "offsite-push": offsitePushOperation,
 } as const;
 
 export type OperationKind = keyof typeof OPERATIONS;

@@ -7,8 +7,9 @@ import { InvalidInputError, LifeboatError, UntrustedDataError } from "@/lib/engi
 import type { PgConnection } from "@/lib/engine/pg/connection";
 import { ManagedCluster, parseControl, type ClusterControl } from "@/lib/engine/cluster/managed-cluster";
 import { isTargetName, TARGET_NAME_RULE } from "@/lib/engine/repository/artifact-kinds";
-import { LocalRepository, type Repository } from "@/lib/engine/repository/repository";
+import type { Repository } from "@/lib/engine/repository/repository";
 import { defaultTargetConnection, upsertDefaultTarget } from "./default-target";
+import { repositoryFor } from "./offsite";
 import { hasHostFields, hostFieldsSealed, resolveTargetPassword } from "./target-secrets";
 
 /** A target as every caller (CLI, worker, pages) uses it: connection, repository, and what this host manages of it. */
@@ -44,7 +45,7 @@ export async function resolveTarget(options: { env: TEnv; db?: Db | undefined; n
   const { env, db } = options;
   const name = options.name ?? env.DB_TARGET_NAME;
   if (!isTargetName(name)) throw new InvalidInputError(`${JSON.stringify(name)} is not a target name (${TARGET_NAME_RULE}).`);
-  const repository = new LocalRepository(env.BACKUP_DIR, name);
+  const repository = await repositoryFor(env, name);
   if (name === env.DB_TARGET_NAME) {
     const row = db ? await upsertDefaultTarget(db, env) : undefined;
     return {

@@ -75,6 +75,9 @@ export const ZCleanupRequest = z.object({
 });
 export type TCleanupRequest = z.infer<typeof ZCleanupRequest>;
 
+export const ZOffsitePushRequest = z.object({ target: targetName });
+export type TOffsitePushRequest = z.infer<typeof ZOffsitePushRequest>;
+
 export const ZPitrRequest = z
   .object({
     target: targetName,

@@ -311,16 +311,18 @@ async function recoverAndPromote(
   logs: string[],
   options: RunPitrOptions,
 ): Promise<{ timeline: number; lastReplayed: string | null }> {
-  const fail = async (what: string) => {
+  const fail = async (what: string, cause?: unknown) => {
     const log = await serverLogTail(logs);
-    const { message, lastReached } = describeFailure(what, log);
+    // No server log (pg_ctl refused before the server ran): the control tool's own words instead.
+    const said = log.length === 0 && cause instanceof Error ? ` (${cause.message.split("\n").slice(0, 3).join(" | ")})` : "";
+    const { message, lastReached } = describeFailure(`${what}${said}`, log);
     return new PitrFailedError(message, lastReached, { serverLog: log });
   };
   options.onPhase?.("replaying WAL");
   try {
     await cluster.start({ timeoutMs: options.startTimeoutMs });
-  } catch {
-    throw await fail("PostgreSQL did not start for the recovery");
+  } catch (error) {
+    throw await fail("PostgreSQL did not start for the recovery", error);
   }
   const deadline = Date.now() + (options.timeoutMs ?? 60 * 60 * 1000);
   for (;;) {

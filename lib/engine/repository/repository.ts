@@ -8,7 +8,12 @@ import { describeFile, describeFolder, parseManifest, verifyAgainstManifest, typ
 import { resolveArtifactPath, UnsafePathError } from "./paths";
 import { restoreKitText } from "./restore-kit";
 
-export type ListedArtifact = { manifest: Manifest; manifestFile: string };
+export type ListedArtifact = {
+  manifest: Manifest;
+  manifestFile: string;
+  /** With an off-site copy: where the artifact is held (a plain local repository leaves it out). */
+  location?: "local" | "offsite" | "both" | undefined;
+};
 
 /** A check of an artifact after it was written: a restore drill's result. */
 export type Verification = { tool: string; at: string; ok: boolean; durationMs?: number | undefined; detail?: string | undefined };
@@ -139,12 +144,7 @@ export class LocalRepository implements Repository {
     } catch {
       throw new RestoreRefusedError(`${artifact} has no manifest (${manifestFileName(artifact)}); it may be incomplete or not a Lifeboat backup.`);
     }
-    const manifest = parseManifest(text, artifact);
-    if (manifest.kind !== kind)
-      throw new UntrustedDataError(`The manifest of ${artifact} says it is ${KIND_LABELS[manifest.kind]}, but its name is that of ${KIND_LABELS[kind]}.`);
-    if (manifest.target !== this.targetName)
-      throw new UntrustedDataError(`The manifest of ${artifact} belongs to target ${JSON.stringify(manifest.target)}, not ${this.targetName}.`);
-    return manifest;
+    return parseTargetManifest(text, artifact, this.targetName);
   }
 
   verify(manifest: Manifest): Promise<VerifyResult> {
@@ -281,6 +281,21 @@ export class LocalRepository implements Repository {
   writeRestoreKit(): Promise<void> {
     return replaceFile(path.join(this.dir, "RESTORE.md"), restoreKitText(this.targetName));
   }
+}
+
+/**
+ * A manifest's text read back as untrusted input (from a folder or a bucket): well formed, the kind
+ * its artifact's name says, and this target's.
+ */
+export function parseTargetManifest(text: string, artifact: string, targetName: string): Manifest {
+  const kind = kindOfFileName(artifact);
+  if (!kind) throw new UntrustedDataError(`${JSON.stringify(artifact)} is not the name of a Lifeboat artifact.`);
+  const manifest = parseManifest(text, artifact);
+  if (manifest.kind !== kind)
+    throw new UntrustedDataError(`The manifest of ${artifact} says it is ${KIND_LABELS[manifest.kind]}, but its name is that of ${KIND_LABELS[kind]}.`);
+  if (manifest.target !== targetName)
+    throw new UntrustedDataError(`The manifest of ${artifact} belongs to target ${JSON.stringify(manifest.target)}, not ${targetName}.`);
+  return manifest;
 }
 
 function editDistance(a: string, b: string): number {

@@ -1,0 +1,87 @@
+import { InvalidInputError } from "@/lib/engine/errors";
+import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
+import type { Manifest } from "@/lib/engine/repository/manifest";
+import { ZOffsitePushRequest, type TOffsitePushRequest } from "@/lib/validations/operations";
+import type { OperationContext, OperationDefinition } from "./types";
+
+export type OffsiteOutcome = {
+  /** Artifacts now in the bucket (sent by this run, or found there already). */
+  pushed: string[];
+  /** WAL files shipped by this run. */
+  walShipped: number;
+  /** Whether local copies are kept (local and off-site) or removed once off-site (object storage only). */
+  keepLocal: boolean;
+  /** Why some did not reach the bucket (they stay local and the next run sends them). */
+  error?: string | undefined;
+};
+
+/**
+ * After a backup: copy each new artifact to the bucket (files, then the manifest), and ship the
+ * WAL archived since the last round so a base backup's WAL is off-site with it. With object
+ * storage only, the local copy is removed once the bucket has it; if the upload failed, it stays.
+ */
+export async function copyOffsite(context: OperationContext, manifests: Manifest[]): Promise<OffsiteOutcome | undefined> {
+  const repository = context.repository;
+  if (!(repository instanceof MirroredRepository)) return undefined;
+  const outcome: OffsiteOutcome = { pushed: [], walShipped: 0, keepLocal: repository.keepLocal };
+  try {
+    for (const manifest of manifests) {
+      context.progress(`offsite: uploading ${manifest.artifact}`, manifest.sizeBytes);
+      await repository.offsite.push(repository, manifest, { signal: context.signal });
+      outcome.pushed.push(manifest.artifact);
+      if (!repository.keepLocal) await repository.discard(manifest.artifact);
+    }
+    context.progress("offsite: shipping WAL");
+    outcome.walShipped = (await repository.offsite.shipWal(repository.archiveDir, { signal: context.signal })).shipped.length;
+  } catch (error) {
+    if (context.signal.aborted) throw error;
+    outcome.error = `not copied to ${repository.offsite.description}: ${(error as Error).message}`;
+    context.warn(`off-site copy ${outcome.error} (kept locally; the next backup or npm run offsite -- push sends it)`);
+  }
+  return outcome;
+}
+
+export type OffsitePushResult = { description: string; pushed: string[]; already: number; walShipped: number; walPending: number; removedLocally: string[] };
+
+/**
+ * `npm run offsite -- push`: every local artifact the bucket lacks (files, then manifest), then the
+ * WAL archive's new files. Under the target's lock, so no backup, restore or cleanup changes the
+ * folder meanwhile, and two workers never send one backup twice (an artifact whose manifest is in
+ * the bucket is skipped).
+ */
+export const offsitePushOperation: OperationDefinition<TOffsitePushRequest, OffsitePushResult> = {
+  kind: "offsite-push",
+  action: "backups.offsite-push",
+  permission: "backups.run",
+  input: ZOffsitePushRequest,
+  lock: true,
+  check: (context) => {
+    if (!(context.repository instanceof MirroredRepository))
+      throw new InvalidInputError("No off-site repository is configured: set LIFEBOAT_S3_BUCKET (and LIFEBOAT_S3_ENDPOINT for storage other than AWS).");
+  },
+  params: () => ({}),
+  run: async (context) => {
+    const repository = context.repository as MirroredRepository;
+    const result: OffsitePushResult = { description: repository.offsite.description, pushed: [], already: 0, walShipped: 0, walPending: 0, removedLocally: [] };
+    const local = await repository.listLocal();
+    for (const { manifest } of [...local.artifacts].reverse()) {
+      context.progress(`uploading ${manifest.artifact}`, manifest.sizeBytes);
+      if ((await repository.offsite.push(repository, manifest, { signal: context.signal })) === "pushed") result.pushed.push(manifest.artifact);
+      else result.already++;
+      if (!repository.keepLocal) {
+        await repository.discard(manifest.artifact);
+        result.removedLocally.push(manifest.artifact);
+      }
+    }
+    context.progress("shipping WAL");
+    const wal = await repository.offsite.shipWal(repository.archiveDir, { signal: context.signal });
+    result.walShipped = wal.shipped.length;
+    result.walPending = wal.pending;
+    return result;
+  },
+  verdict: (result) => ({
+    ok: true,
+    fields: { offsite: result.description, pushed: result.pushed.length, already: result.already, wal_shipped: result.walShipped },
+    data: { ...result },
+  }),
+};
