@@ -47,8 +47,8 @@ const buildAuthOptions = (): NextAuthOptions => ({
           const db = await getDb();
           return await authorizeSignIn(db, credentials, clientAddress(request?.headers as Record<string, string> | undefined));
         } catch (error) {
-          // next-auth copies this message into the error URL: only safe sentences.
-          throw new Error(signInErrorMessage(error));
+          // next-auth copies the message (never the cause) into the error URL: only safe sentences.
+          throw new Error(signInErrorMessage(error), { cause: error });
         }
       },
     }),
