@@ -47,7 +47,7 @@ test("[ACCESS] every page carries the security headers; nothing may frame the si
 test("[ACCESS] a viewer calling the restore operation directly is refused, and the attempt is audited", async ({ page }) => {
   await signIn(page, "viewer");
   const since = new Date(Date.now() - 1000);
-  const response = await page.request.post("/api/operations/restore-full", { data: RESTORE_INPUT });
+  const response = await page.request.post("/api/operations/restore", { data: RESTORE_INPUT });
   expect(response.status()).toBe(403);
   expect((await response.json()).code).toBe("FORBIDDEN");
   const rows = await metadataQuery<{ outcome: string; details: { reason?: string } }>(
@@ -59,7 +59,7 @@ test("[ACCESS] a viewer calling the restore operation directly is refused, and t
 
 test("[ACCESS] the restore operation with no session is refused, and the attempt is audited", async ({ request }) => {
   const since = new Date(Date.now() - 1000);
-  const response = await request.post("/api/operations/restore-full", { data: RESTORE_INPUT });
+  const response = await request.post("/api/operations/restore", { data: RESTORE_INPUT });
   expect(response.status()).toBe(401);
   const rows = await metadataQuery<{ outcome: string; actor_email: string | null; details: { reason?: string } }>(
     "select outcome, actor_email, details from audit_log where action like 'backups.restore%' and at >= $1",
@@ -78,7 +78,7 @@ test("[ACCESS] six wrong passwords lock the account; the right one is then refus
   expect(created.stdout).toContain(`created viewer ${email}`);
 
   await page.goto("/signin");
-  const alert = page.getByRole("alert");
+  const alert = page.locator("form").getByRole("alert");
   for (let attempt = 1; attempt <= 6; attempt++) {
     await submitSignIn(page, email, `wrong-${attempt}`);
     await expect(alert).toHaveText(attempt <= 5 ? "Wrong email or password." : /^Too many failed sign-ins/);

@@ -47,7 +47,7 @@ export async function listUsers(db: Db): Promise<UserSummary[]> {
       disabled: users.disabled,
       createdAt: users.createdAt,
       lastSignInAt: users.lastSignInAt,
-      liveSessions: sql<number>`(select count(*)::int from sessions s where s.user_id = ${users.id} and s.revoked_at is null and s.expires_at > now())`,
+      liveSessions: sql<number>`(select count(*)::int from sessions s where s.user_id = "users"."id" and s.revoked_at is null and s.expires_at > now())`,
     })
     .from(users)
     .orderBy(asc(users.email));
