@@ -46,7 +46,7 @@ test("[ACCESS] every page carries the security headers; nothing may frame the si
 
 test("[ACCESS] a viewer calling the restore operation directly is refused, and the attempt is audited", async ({ page }) => {
   await signIn(page, "viewer");
-  const since = new Date(Date.now() - 1000);
+  const since = new Date();
   const response = await page.request.post("/api/operations/restore", { data: RESTORE_INPUT });
   expect(response.status()).toBe(403);
   expect((await response.json()).code).toBe("FORBIDDEN");
@@ -58,7 +58,7 @@ test("[ACCESS] a viewer calling the restore operation directly is refused, and t
 });
 
 test("[ACCESS] the restore operation with no session is refused, and the attempt is audited", async ({ request }) => {
-  const since = new Date(Date.now() - 1000);
+  const since = new Date();
   const response = await request.post("/api/operations/restore", { data: RESTORE_INPUT });
   expect(response.status()).toBe(401);
   const rows = await metadataQuery<{ outcome: string; actor_email: string | null; details: { reason?: string } }>(

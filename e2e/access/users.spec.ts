@@ -9,7 +9,7 @@ test("[USERS] an admin creates an operator who can sign in; disabling them ends 
   const email = `op-${randomBytes(4).toString("hex")}@e2e.test`;
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Name").fill("New Operator");
-  await page.getByLabel("Role", { exact: true }).selectOption("operator");
+  await page.locator('select[name="role"]').selectOption("operator");
   await page.getByRole("button", { name: "Create user" }).click();
   const password = (await page.getByTestId("new-password").textContent())?.trim() ?? "";
   expect(password).toMatch(/^[A-Za-z0-9]{24}$/);

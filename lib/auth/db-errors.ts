@@ -46,7 +46,7 @@ export function describeForLog(error: unknown): string {
     const firstLine = root.message.split("\n")[0] ?? "";
     // A drizzle error without a cause quotes the query: keep only its first words.
     const text = firstLine.startsWith("Failed query") ? "query failed" : firstLine.slice(0, 300);
-    return `${root.name}${typeof code === "string" ? ` ${code}` : ""}: ${text}`;
+    return `${[root.name === "Error" ? "" : root.name, typeof code === "string" ? code : ""].filter(Boolean).join(" ") || "Error"}: ${text}`;
   }
   return String(root).slice(0, 300);
 }
