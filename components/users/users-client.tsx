@@ -114,6 +114,9 @@ function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run:
         <div className="font-medium break-all">{row.email}</div>
         {row.name ? <div className="text-xs text-slate-500">{row.name}</div> : null}
         {isSelf ? <div className="text-xs text-slate-500">(you)</div> : null}
+        <div className="text-xs text-slate-500 sm:hidden">
+          last sign-in {formatTime(row.lastSignInAt)} · {row.liveSessions} session{row.liveSessions === 1 ? "" : "s"}
+        </div>
       </td>
       <td className="py-2 pr-3">
         <select
@@ -135,8 +138,8 @@ function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run:
       <td className="py-2 pr-3">
         <StateBadge state={row.disabled ? "canceled" : "ok"} label={row.disabled ? "disabled" : "active"} />
       </td>
-      <td className="py-2 pr-3 text-sm whitespace-nowrap">{formatTime(row.lastSignInAt)}</td>
-      <td className="py-2 pr-3 text-sm">{row.liveSessions}</td>
+      <td className="hidden py-2 pr-3 text-sm whitespace-nowrap sm:table-cell">{formatTime(row.lastSignInAt)}</td>
+      <td className="hidden py-2 pr-3 text-sm sm:table-cell">{row.liveSessions}</td>
       <td className="py-2">
         <div className="flex flex-wrap gap-2">
           <Button
@@ -216,8 +219,9 @@ export function UsersClient({ users, currentUserId }: { users: UserRow[]; curren
         {users.length === 0 ? (
           <EmptyState title="No users yet">Add one above, or run npm run user:create -- --email you@example.com --role admin.</EmptyState>
         ) : (
-          <div className="overflow-x-auto">
-            <table className="w-full min-w-[640px] text-left text-sm">
+          // relative: the buttons' screen-reader text is positioned; it must not widen the page on a phone.
+          <div className="relative overflow-x-auto">
+            <table className="w-full text-left text-sm">
               <thead className="text-xs text-slate-500 uppercase dark:text-slate-400">
                 <tr>
                   <th scope="col" className="py-2 pr-3 font-medium">
@@ -229,10 +233,10 @@ export function UsersClient({ users, currentUserId }: { users: UserRow[]; curren
                   <th scope="col" className="py-2 pr-3 font-medium">
                     Status
                   </th>
-                  <th scope="col" className="py-2 pr-3 font-medium">
+                  <th scope="col" className="hidden py-2 pr-3 font-medium sm:table-cell">
                     Last sign-in
                   </th>
-                  <th scope="col" className="py-2 pr-3 font-medium">
+                  <th scope="col" className="hidden py-2 pr-3 font-medium sm:table-cell">
                     Sessions
                   </th>
                   <th scope="col" className="py-2 font-medium">
