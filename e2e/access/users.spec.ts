@@ -23,6 +23,18 @@ test("[USERS] an admin creates an operator who can sign in; disabling them ends 
   await signInAs(theirs, email, password);
   await expect(theirs.getByTestId("signed-in-as")).toContainText("operator");
 
+  // A password reset shows the new password once and signs out the sessions made with the old one.
+  await page.getByRole("button", { name: "I have stored it" }).click();
+  await row.getByRole("button", { name: `Reset password of ${email}` }).click();
+  await row.getByRole("button", { name: `Confirm reset of ${email}` }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Password reset." })).toContainText(email);
+  const newPassword = (await page.getByTestId("new-password").textContent())?.trim() ?? "";
+  expect(newPassword).toMatch(/^[A-Za-z0-9]{24}$/);
+  expect(newPassword).not.toBe(password);
+  await theirs.reload();
+  await expect(theirs).toHaveURL(/\/signin$/);
+  await signInAs(theirs, email, newPassword);
+
   await row.getByRole("button", { name: `Disable ${email}` }).click();
   await expect(page.getByRole("status").filter({ hasText: "is disabled" })).toContainText(`${email} is disabled`);
   await expect(row).toContainText("disabled");
@@ -36,6 +48,7 @@ test("[USERS] an admin creates an operator who can sign in; disabling them ends 
   expect(audited).toEqual(
     expect.arrayContaining([
       { action: "users.create", outcome: "succeeded" },
+      { action: "users.reset-password", outcome: "succeeded" },
       { action: "users.set-disabled", outcome: "succeeded" },
     ]),
   );

@@ -5,7 +5,14 @@ import { getAuthOptions } from "./auth-options";
 import type { RoleName } from "./permissions";
 import { findSessionUser } from "./sessions";
 
-export type SessionUser = { id: number; email: string; name: string | null; role: RoleName };
+export type SessionUser = {
+  id: number;
+  email: string;
+  name: string | null;
+  role: RoleName;
+  /** The sessions row of this request (kept when the user resets their own password). */
+  sessionId?: string | undefined;
+};
 
 /**
  * The signed-in user as the database knows them now: a role change takes effect on the next
@@ -19,5 +26,5 @@ export async function getSessionUser(): Promise<SessionUser | null> {
   if (typeof id !== "number" || typeof sid !== "string") return null;
   const user = await findSessionUser(await getDb(), id, sid);
   if (!user) return null;
-  return { id: user.id, email: user.email, name: user.name, role: user.role };
+  return { id: user.id, email: user.email, name: user.name, role: user.role, sessionId: sid };
 }

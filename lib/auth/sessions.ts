@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "@/lib/db/client";
 import { sessions, users, type User } from "@/lib/db/schema";
 
@@ -23,12 +23,14 @@ export async function revokeSession(db: Db, id: string): Promise<void> {
     .where(and(eq(sessions.id, id), isNull(sessions.revokedAt)));
 }
 
-/** Every session of a user (disabled, password reset): returns how many were still live. */
-export async function revokeUserSessions(db: Pick<Db, "update">, userId: number): Promise<number> {
+/** Every session of a user (disabled, password reset), but `keep`: returns how many were still live. */
+export async function revokeUserSessions(db: Pick<Db, "update">, userId: number, keep?: string): Promise<number> {
   const revoked = await db
     .update(sessions)
     .set({ revokedAt: new Date() })
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
+    .where(
+      and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date()), keep === undefined ? undefined : ne(sessions.id, keep)),
+    )
     .returning({ id: sessions.id });
   return revoked.length;
 }

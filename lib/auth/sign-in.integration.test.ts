@@ -83,6 +83,12 @@ describe("sign-in: rate limits, sessions, users (real metadata database)", () =>
     expect(await findSessionUser(meta.db, second.id, secondSession.sid)).toBeNull();
     expect(await signIn("second@example.com", PASSWORD, "10.0.1.1")).toBeNull();
     expect(await findSessionUser(meta.db, uid, again.sid)).toMatchObject({ email: "admin@example.com" });
+
+    // An admin resetting their own password keeps the session they did it from, and only that one.
+    const elsewhere = (await signIn("admin@example.com", PASSWORD, "10.0.1.3"))!;
+    expect(await resetUserPassword(meta.db, uid, again.sid)).toMatchObject({ revokedSessions: 1 });
+    expect(await findSessionUser(meta.db, uid, again.sid)).toMatchObject({ email: "admin@example.com" });
+    expect(await findSessionUser(meta.db, uid, elsewhere.sid)).toBeNull();
   });
 
   it("keeps an enabled admin: no self-disable, the last admin is neither demoted nor disabled", async () => {

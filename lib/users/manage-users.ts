@@ -110,14 +110,17 @@ export async function setUserDisabled(db: Db, actorId: number | null, id: number
   });
 }
 
-/** A new generated password (returned once); every session of the user is revoked. */
-export async function resetUserPassword(db: Db, id: number): Promise<{ email: string; password: string; revokedSessions: number }> {
+/**
+ * A new generated password (returned once); every session of the user is revoked, but
+ * `keepSessionId` (an admin resetting their own password stays signed in on this page to read it).
+ */
+export async function resetUserPassword(db: Db, id: number, keepSessionId?: string): Promise<{ email: string; password: string; revokedSessions: number }> {
   const password = generatePassword();
   const passwordHash = await hashPassword(password);
   return db.transaction(async (tx) => {
     const user = await lockedUser(tx, id);
     await tx.update(users).set({ passwordHash }).where(eq(users.id, id));
-    const revokedSessions = await revokeUserSessions(tx, id);
+    const revokedSessions = await revokeUserSessions(tx, id, keepSessionId);
     return { email: user.email, password, revokedSessions };
   });
 }

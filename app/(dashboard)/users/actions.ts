@@ -48,8 +48,8 @@ export const resetUserPasswordAction = defineAction({
   permission: "users.manage",
   input: ZUserPasswordReset,
   subject: (input) => `user #${input.userId}`,
-  run: async ({ db }, input) => {
-    const result = await resetUserPassword(db, input.userId);
+  run: async ({ db, user }, input) => {
+    const result = await resetUserPassword(db, input.userId, input.userId === user.id ? user.sessionId : undefined);
     revalidatePath("/users");
     return result;
   },
