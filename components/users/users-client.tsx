@@ -115,7 +115,8 @@ function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run:
         {row.name ? <div className="text-xs text-slate-500">{row.name}</div> : null}
         {isSelf ? <div className="text-xs text-slate-500">(you)</div> : null}
         <div className="text-xs text-slate-500 sm:hidden">
-          last sign-in {formatTime(row.lastSignInAt)} · {row.liveSessions} session{row.liveSessions === 1 ? "" : "s"}
+          {row.disabled ? <StateBadge state="canceled" label="disabled" /> : null} last sign-in {formatTime(row.lastSignInAt)} · {row.liveSessions} session
+          {row.liveSessions === 1 ? "" : "s"}
         </div>
       </td>
       <td className="py-2 pr-3">
@@ -135,13 +136,13 @@ function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run:
           ))}
         </select>
       </td>
-      <td className="py-2 pr-3">
+      <td className="hidden py-2 pr-3 sm:table-cell">
         <StateBadge state={row.disabled ? "canceled" : "ok"} label={row.disabled ? "disabled" : "active"} />
       </td>
       <td className="hidden py-2 pr-3 text-sm whitespace-nowrap sm:table-cell">{formatTime(row.lastSignInAt)}</td>
       <td className="hidden py-2 pr-3 text-sm sm:table-cell">{row.liveSessions}</td>
       <td className="py-2">
-        <div className="flex flex-wrap gap-2">
+        <div className="flex flex-wrap gap-2 whitespace-nowrap">
           <Button
             disabled={isSelf && !row.disabled}
             title={isSelf ? "You cannot disable your own account" : undefined}
@@ -230,7 +231,7 @@ export function UsersClient({ users, currentUserId }: { users: UserRow[]; curren
                   <th scope="col" className="py-2 pr-3 font-medium">
                     Role
                   </th>
-                  <th scope="col" className="py-2 pr-3 font-medium">
+                  <th scope="col" className="hidden py-2 pr-3 font-medium sm:table-cell">
                     Status
                   </th>
                   <th scope="col" className="hidden py-2 pr-3 font-medium sm:table-cell">
