@@ -109,8 +109,8 @@ function CreateUserForm({ onCreated, onError }: { onCreated: (email: string, pas
 function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run: (label: string, call: () => Promise<ActionResult<unknown>>) => void }) {
   const [confirmReset, setConfirmReset] = useState(false);
   return (
-    <tr data-testid={`user-row-${row.email}`} className="border-t border-slate-200 align-top dark:border-slate-800">
-      <td className="py-2 pr-3">
+    <tr data-testid={`user-row-${row.email}`} className="block border-t border-slate-200 py-2 align-top sm:table-row sm:py-0 dark:border-slate-800">
+      <td className="block py-1 pr-3 sm:table-cell sm:py-2">
         <div className="font-medium break-all">{row.email}</div>
         {row.name ? <div className="text-xs text-slate-500">{row.name}</div> : null}
         {isSelf ? <div className="text-xs text-slate-500">(you)</div> : null}
@@ -119,7 +119,7 @@ function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run:
           {row.liveSessions === 1 ? "" : "s"}
         </div>
       </td>
-      <td className="py-2 pr-3">
+      <td className="block py-1 pr-3 sm:table-cell sm:py-2">
         <select
           aria-label={`Role of ${row.email}`}
           value={row.role}
@@ -141,8 +141,8 @@ function UserRowView({ row, isSelf, run }: { row: UserRow; isSelf: boolean; run:
       </td>
       <td className="hidden py-2 pr-3 text-sm whitespace-nowrap sm:table-cell">{formatTime(row.lastSignInAt)}</td>
       <td className="hidden py-2 pr-3 text-sm sm:table-cell">{row.liveSessions}</td>
-      <td className="py-2">
-        <div className="flex flex-wrap gap-2 whitespace-nowrap">
+      <td className="block py-1 sm:table-cell sm:py-2">
+        <div className="flex flex-wrap gap-2">
           <Button
             disabled={isSelf && !row.disabled}
             title={isSelf ? "You cannot disable your own account" : undefined}
@@ -222,8 +222,8 @@ export function UsersClient({ users, currentUserId }: { users: UserRow[]; curren
         ) : (
           // relative: the buttons' screen-reader text is positioned; it must not widen the page on a phone.
           <div className="relative overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className="text-xs text-slate-500 uppercase dark:text-slate-400">
+            <table className="block w-full text-left text-sm sm:table">
+              <thead className="hidden text-xs text-slate-500 uppercase sm:table-header-group dark:text-slate-400">
                 <tr>
                   <th scope="col" className="py-2 pr-3 font-medium">
                     User
@@ -245,7 +245,7 @@ export function UsersClient({ users, currentUserId }: { users: UserRow[]; curren
                   </th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody className="block sm:table-row-group">
                 {users.map((row) => (
                   <UserRowView key={row.id} row={row} isSelf={row.id === currentUserId} run={run} />
                 ))}
