@@ -17,7 +17,7 @@ describe("bin/archive-wal", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("archives a segment, and accepts the same segment again", async () => {
+  it("archives a segment, and accepts the same segment again [S7]", async () => {
     const src = path.join(dir, "src");
     await writeFile(src, "segment-bytes");
     await run(script, [src, path.join(dir), "000000010000000000000001"]);
@@ -26,7 +26,7 @@ describe("bin/archive-wal", () => {
     expect((await readdir(dir)).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
-  it("refuses a different segment under an archived name and never overwrites it", async () => {
+  it("refuses a different segment under an archived name and never overwrites it [S7]", async () => {
     const first = path.join(dir, "first");
     const second = path.join(dir, "second");
     await writeFile(first, "original");
@@ -38,7 +38,7 @@ describe("bin/archive-wal", () => {
     expect(await readFile(path.join(dir, "000000010000000000000002"), "utf8")).toBe("original");
   });
 
-  it("--zstd stores <name>.zst, dedupes by content, and restore-wal gives the original bytes back", async () => {
+  it("--zstd stores <name>.zst, dedupes by content, and restore-wal gives the original bytes back [S7]", async () => {
     const src = path.join(dir, "src");
     const other = path.join(dir, "other");
     await writeFile(src, Buffer.alloc(64 * 1024, 7));
@@ -56,12 +56,12 @@ describe("bin/archive-wal", () => {
     await expect(run(restoreWal, [archive, "000000010000000000000009", path.join(dir, "nope")])).rejects.toMatchObject({ code: 1, stderr: "" });
   });
 
-  it("refuses a file name that could leave the archive", async () => {
+  it("refuses a file name that could leave the archive [S22]", async () => {
     await writeFile(path.join(dir, "src"), "x");
     await expect(run(script, [path.join(dir, "src"), dir, "../escape"])).rejects.toMatchObject({ code: 2 });
   });
 
-  it("--encrypt stores segments as age ciphertext, recognises a re-push, and restore-wal decrypts only with the identity", async () => {
+  it("--encrypt stores segments as age ciphertext, recognises a re-push, and restore-wal decrypts only with the identity [S7] [S20]", async () => {
     const keys = await run("age-keygen", []).then((r) => r.stdout);
     const identity = path.join(dir, "identity.txt");
     await writeFile(identity, keys, { mode: 0o600 });

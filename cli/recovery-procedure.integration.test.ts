@@ -117,7 +117,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(await target.fingerprint()).toEqual(changed);
   });
 
-  it("restore backup brings every table back, equal by content", async () => {
+  it("restore backup brings every table back, equal by content [S16]", async () => {
     const restored = await cli("restore.ts", ["backup", files.full_backup_!, "--yes"]);
     expect(restored.stderr).not.toMatch(/ERROR/);
     expect(restored.code).toBe(0);
@@ -126,7 +126,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(await target.fingerprint()).toEqual(before);
   });
 
-  it("a restore whose row counts differ from the manifest fails: exit 1, a failed run, an ERROR line", async () => {
+  it("a restore whose row counts differ from the manifest fails: exit 1, a failed run, an ERROR line [S11]", async () => {
     const manifestPath = path.join(work, "backups", "app", `${files.full_backup_}.manifest.json`);
     const pristine = await readFile(manifestPath, "utf8");
     const manifest = JSON.parse(pristine) as { tableRowCounts: Record<string, number> };
@@ -147,7 +147,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     }
   });
 
-  it("restore json brings two chosen tables back while a third keeps its change", async () => {
+  it("restore json brings two chosen tables back while a third keeps its change [S18]", async () => {
     await target.query(
       "delete from alerts where id < 200; update products set name = 'renamed' where id <= 10; update allergens set severity = 'mild' where id = 1",
     );
@@ -165,7 +165,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(Number(next?.id)).toBeGreaterThan(3000);
   });
 
-  it("dump → restore into a new database → dump again gives equal dumps", async () => {
+  it("dump → restore into a new database → dump again gives equal dumps [S16]", async () => {
     const restored = await cli("restore.ts", ["backup", files.full_backup_!, "--into", "app_copy"]);
     expect(restored.stderr).not.toMatch(/ERROR/);
     expect(restored.code).toBe(0);
@@ -180,7 +180,7 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(b).toBe(a);
   });
 
-  it("restore env decrypts into a new folder and never over an existing one", async () => {
+  it("restore env decrypts into a new folder and never over an existing one [S12] [S20]", async () => {
     const out = path.join(work, "env-out");
     const result = await cli("restore.ts", ["env", files.env_!, "--out", out]);
     expect(result.code).toBe(0);

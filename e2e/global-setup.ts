@@ -92,6 +92,8 @@ export default async function globalSetup() {
     LOG_DIR: path.join(work, "logs"),
     LIFEBOAT_LOCK_TIMEOUT: "60",
     LIFEBOAT_METRICS_TOKEN: metricsToken,
+    // Seals target passwords and webhook URLs saved from /settings (as the quickstart's .env has one).
+    LIFEBOAT_SECRETS_KEY: randomBytes(32).toString("base64"),
   };
   const next = path.join(root, "node_modules", ".bin", "next");
   if (!existsSync(path.join(root, ".next", "BUILD_ID"))) await run(next, ["build"], env);

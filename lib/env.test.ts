@@ -25,7 +25,7 @@ describe("parseEnv", () => {
     expect(() => parseEnv({})).toThrow(/DATABASE_URL is required/);
   });
 
-  it("never echoes a secret value it refuses", () => {
+  it("never echoes a secret value it refuses [S24]", () => {
     let message = "";
     try {
       parseEnv({ DATABASE_URL: "mysql://root:hunter2hunter2@db/x" });

@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     "reset-admin-password": { type: "boolean", default: false },
     "admin-email": { type: "string", default: "admin@lifeboat.local" },
     port: { type: "string", default: "3000" },
+    // Only this machine by default: the sandbox's admin password is printed on the terminal.
+    host: { type: "string", default: "127.0.0.1" },
   },
 });
 
@@ -194,8 +196,9 @@ async function serve(webPort: number, env: TEnv) {
   await writeFile(QUICKSTART_PID_FILE, `${JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) })}\n`, { mode: 0o644 });
   try {
     if (stopping) return;
-    say(`serving the dashboard on http://localhost:${webPort} (Ctrl-C stops it and the worker; data stays)`);
-    child = spawn(next, ["start", "-p", String(webPort)], { cwd: root, stdio: "inherit" });
+    const listening = args.host === "127.0.0.1" ? "this machine only; --host 0.0.0.0 to serve others" : `listening on ${args.host}`;
+    say(`serving the dashboard on http://localhost:${webPort} (${listening}; Ctrl-C stops it and the worker; data stays)`);
+    child = spawn(next, ["start", "-p", String(webPort), "-H", args.host], { cwd: root, stdio: "inherit" });
     await new Promise<void>((resolve) => child!.once("close", () => resolve()));
     say("dashboard stopped");
   } finally {

@@ -47,4 +47,7 @@ echo "== end-to-end tests (Chromium)"
 PLAYWRIGHT_JSON_OUTPUT_NAME=.test-reports/playwright.json node_modules/.bin/playwright test --reporter=list,json || status=$?
 
 node scripts/test-summary.mjs .test-reports/vitest.json .test-reports/playwright.json || status=1
+
+echo "== failure scenarios (docs/SCENARIOS.md: each covered by a passing test)"
+node_modules/.bin/tsx scripts/test-scenarios.ts || status=1
 exit $status

@@ -1,13 +1,13 @@
 import { expect, test } from "@playwright/test";
 import { credentials } from "../support/fixtures";
 
-test("[AUTH] a signed-out visitor is sent to sign-in", async ({ page }) => {
+test("[AUTH] a signed-out visitor is sent to sign-in [S21]", async ({ page }) => {
   await page.goto("/");
   await expect(page).toHaveURL(/\/signin/);
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
 });
 
-test("[AUTH] a wrong password is refused and nothing is shown", async ({ page }) => {
+test("[AUTH] a wrong password is refused and nothing is shown [S24]", async ({ page }) => {
   const { email } = credentials("admin");
   await page.goto("/signin");
   await page.getByLabel("Email").fill(email);

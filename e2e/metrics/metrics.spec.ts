@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 
 // The built dashboard's /api/metrics (issue 10): Prometheus text behind a bearer token.
-test("/api/metrics refuses a request without the token and serves Prometheus text with it", async ({ request }) => {
+test("/api/metrics refuses a request without the token and serves Prometheus text with it [S21]", async ({ request }) => {
   const token = process.env.E2E_METRICS_TOKEN;
   if (!token) throw new Error("e2e/global-setup.ts did not set a metrics token");
   const anonymous = await request.get("/api/metrics");

@@ -13,11 +13,13 @@ export function credentials(role: E2ERole): { email: string; password: string } 
 
 export async function signIn(page: Page, role: E2ERole): Promise<void> {
   const { email, password } = credentials(role);
-  await page.goto("/signin");
+  // A freshly started server may still be compiling the page's client code: wait until it is
+  // interactive, and give the first sign-in (bcrypt, first queries) time on a busy machine.
+  await page.goto("/signin", { waitUntil: "networkidle" });
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-as")).toContainText(email);
+  await expect(page.getByTestId("signed-in-as")).toContainText(email, { timeout: 30_000 });
 }
 
 export const artifactsDir = path.resolve(import.meta.dirname, "..", ".artifacts");

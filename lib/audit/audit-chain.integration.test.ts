@@ -46,7 +46,7 @@ describe("audit log hash chain (on a freshly migrated metadata database)", () =>
     ]);
   });
 
-  it("verifies an intact chain and names an edited row and a deleted row", async () => {
+  it("verifies an intact chain and names an edited row and a deleted row [S23]", async () => {
     await reset();
     for (const action of ["backups.run", "backups.restore", "users.create", "auth.sign-in"]) {
       await appendAudit(meta.db, { action, outcome: "succeeded", actorEmail: "admin@example.com", details: { b: 2, a: { z: [1, "x"], y: null } } }, seal);
@@ -64,7 +64,7 @@ describe("audit log hash chain (on a freshly migrated metadata database)", () =>
     expect(await verifyAuditChain(meta.db, seal)).toMatchObject({ ok: false, brokenAtId: rows[2]!.id });
   });
 
-  it("detects the newest rows deleted (a shorter chain that still links) through the anchor", async () => {
+  it("detects the newest rows deleted (a shorter chain that still links) through the anchor [S23] [S28]", async () => {
     await reset();
     for (let i = 0; i < 5; i++) await appendAudit(meta.db, { action: `step.${i}`, outcome: "succeeded" }, seal);
     await meta.db.delete(auditLog).where(gt(auditLog.id, 3));
@@ -73,7 +73,7 @@ describe("audit log hash chain (on a freshly migrated metadata database)", () =>
     if (!report.ok) expect(report.reason).toMatch(/truncated/);
   });
 
-  it("detects a row rewritten with every later hash recomputed, by someone without the key", async () => {
+  it("detects a row rewritten with every later hash recomputed, by someone without the key [S23] [S28]", async () => {
     await reset();
     for (let i = 0; i < 4; i++) await appendAudit(meta.db, { action: `step.${i}`, outcome: "succeeded" }, seal);
     const rows = await meta.db.select().from(auditLog).orderBy(auditLog.id);

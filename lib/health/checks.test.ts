@@ -169,7 +169,7 @@ describe("health checks (the seed's Backup Health Checks)", () => {
     expect(stateOf(month, "disk").state).toBe("warning");
   });
 
-  it("archiving: a failing archive_command is critical, so is RPO exposure past the target; failures earlier today a warning", () => {
+  it("archiving: a failing archive_command is critical, so is RPO exposure past the target; failures earlier today a warning [S6]", () => {
     const failing = healthy();
     failing.archiver = { ...failing.archiver!, lastFailedWal: "000000010000000000000043", lastFailedAt: new Date(NOW.getTime() - 30_000) };
     expect(stateOf(failing, "archiving")).toMatchObject({

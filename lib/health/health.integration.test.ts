@@ -152,7 +152,7 @@ describe("health checks against a real target (issue 10)", () => {
     expect(byId.get("age:full")).toMatchObject({ state: "critical", message: expect.stringMatching(/backups are not happening/) });
   });
 
-  it("a failing archive_command is critical and names the segment; working again it is ok", async () => {
+  it("a failing archive_command is critical and names the segment; working again it is ok [S6]", async () => {
     const admin = cluster.adminConnection("postgres");
     await withClient(admin, async (c) => {
       await c.query("alter system set archive_command = '/bin/false'");

@@ -114,7 +114,7 @@ describe("the job queue, schedules and workers", () => {
     expect(kinds).toEqual(["full", "json", "schema"]);
   });
 
-  it("two workers never run one target's operations at once", async () => {
+  it("two workers never run one target's operations at once [S13]", async () => {
     await worker("worker-b");
     const queued = [];
     for (let i = 0; i < 3; i++) {

@@ -3,7 +3,7 @@ import { metricsAccess } from "./render-metrics";
 
 describe("the /api/metrics bearer token", () => {
   const token = "0123456789abcdef0123";
-  it("refuses a request without the token, with another token, or with another scheme", () => {
+  it("refuses a request without the token, with another token, or with another scheme [S21]", () => {
     expect(metricsAccess(null, token)).toBe("denied");
     expect(metricsAccess("", token)).toBe("denied");
     expect(metricsAccess(`Bearer ${token}x`, token)).toBe("denied");

@@ -103,7 +103,7 @@ describe("webhook notifications (issue 10)", () => {
     expect(await deliveryOf(outcome!.deliveryId)).toMatchObject({ status: "delivered", attempts: 3, lastError: null });
   });
 
-  it("ends failed against a dead port, with the reason and without the URL", async () => {
+  it("ends failed against a dead port, with the reason and without the URL [S24]", async () => {
     const port = await deadPort();
     await add(`http://127.0.0.1:${port}/hooks/${TOKEN}?token=hunter22`);
     const [outcome] = await notify(meta.db, failure(), { ...FAST, attempts: 3 });
@@ -209,7 +209,7 @@ describe("operations notify through runOperation", () => {
 
   const services = () => ({ env: parseEnv(vars), meta, log: new BackupLog(vars.LOG_DIR!, [PASSWORD]) });
 
-  it("a backup whose database is unreachable sends the failure notice with the target and the error, and no password", async () => {
+  it("a backup whose database is unreachable sends the failure notice with the target and the error, and no password [S24]", async () => {
     receiver.received.length = 0;
     const outcome = await runOperation(backupOperation, {}, { actor, services: services() });
     expect(outcome.status).toBe("failed");

@@ -175,7 +175,7 @@ describe("restore drills and retention (issue 10)", () => {
     expect(listed?.verified).toMatch(/^ok \(restore drill\) /);
   }, 300_000);
 
-  it("a drill catches a dump whose files match their checksums but whose content was altered before the dump", async () => {
+  it("a drill catches a dump whose files match their checksums but whose content was altered before the dump [S11]", async () => {
     // A dump of altered content (one user's name changed: same row count)...
     const [victim] = await appSql<{ id: number; display_name: string }>("select id, display_name from users order by id limit 1");
     await appSql("update users set display_name = 'Mallory' where id = $1", [victim!.id]);
@@ -212,7 +212,7 @@ describe("restore drills and retention (issue 10)", () => {
     expect(cliRun.stdout).toContain("public.users");
   }, 300_000);
 
-  it("retention with every recent backup failed keeps the last good one and its WAL; the dry run lists exactly what the cleanup deletes", async () => {
+  it("retention with every recent backup failed keeps the last good one and its WAL; the dry run lists exactly what the cleanup deletes [S15]", async () => {
     // Start from an empty repository: three backup sets, the oldest 20 days old, the next 10, the newest today.
     for (const { manifest } of (await repository.list()).artifacts) await repository.discard(manifest.artifact);
     const oldest = await backup(["full", "base"]);

@@ -336,7 +336,7 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("SIGKILL during a backup: pg_dump dies with it; the next backup removes the partial file and marks the run interrupted", async () => {
+  it("SIGKILL during a backup: pg_dump dies with it; the next backup removes the partial file and marks the run interrupted [S14] [S26]", async () => {
     const cli = startCli(env, "backup.ts", ["--kinds", "full"]);
     const temp = await waitFor("pg_dump to be writing the dump", dumping, { cli });
     const victim = await sigkill(cli, dir);
@@ -354,7 +354,7 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
     expect(await hiddenNames(dir)).toEqual([]);
   });
 
-  it("SIGKILL during a restore: pg_restore dies with it and its single transaction commits nothing", async () => {
+  it("SIGKILL during a restore: pg_restore dies with it and its single transaction commits nothing [S26]", async () => {
     const cli = startCli(env, "restore.ts", ["backup", dump, "--yes"]);
     await waitFor(
       "pg_restore to be copying rows",
@@ -378,7 +378,7 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
     expect(await target.fingerprint()).toEqual(before);
   });
 
-  it("SIGTERM during a backup: the CLI stops by itself with 143, the run is interrupted at once, nothing partial is left", async () => {
+  it("SIGTERM during a backup: the CLI stops by itself with 143, the run is interrupted at once, nothing partial is left [S14] [S26]", async () => {
     const cli = startCli(env, "backup.ts", ["--kinds", "full"]);
     await waitFor("pg_dump to be writing the dump", dumping, { cli });
     const victim = await victimOf(cli, dir);
@@ -403,7 +403,7 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
     expect(passfilesOf(victim.pid)).toEqual([]);
   });
 
-  it("SIGTERM during a restore: the CLI stops by itself with 143, the run is interrupted, the database is as before", async () => {
+  it("SIGTERM during a restore: the CLI stops by itself with 143, the run is interrupted, the database is as before [S26]", async () => {
     const cli = startCli(env, "restore.ts", ["backup", dump, "--yes"]);
     await waitFor(
       "pg_restore to be copying rows",
@@ -433,7 +433,7 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
   });
 
   it.skipIf(!isRoot())(
-    "a full repository disk: the backup is refused with a clear message and leaves no lock; once space is freed the next one succeeds",
+    "a full repository disk: the backup is refused with a clear message and leaves no lock; once space is freed the next one succeeds [S14] [S27]",
     async () => {
       const root = path.join(work, "small-disk");
       const small = path.join(root, "app");
@@ -469,7 +469,7 @@ describe("kill safety: backups and restores killed or stopped half-way (issue 8)
     },
   );
 
-  it("a dead holder's child that has exited but was not reaped yet (a zombie: PID 1 is no init in a container) does not block the next operation", async () => {
+  it("a dead holder's child that has exited but was not reaped yet (a zombie: PID 1 is no init in a container) does not block the next operation [S26]", async () => {
     // A parent that never reaps: sh starts `sleep 0` in the background and then becomes `sleep 60`.
     const parent = spawn("sh", ["-c", "sleep 0 & exec sleep 60"], { stdio: "ignore" });
     try {
@@ -608,7 +608,7 @@ describe("kill safety: base backups and point-in-time recoveries killed half-way
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("SIGKILL during a base backup: pg_basebackup and its WAL streamer die with it; the next backup cleans up", async () => {
+  it("SIGKILL during a base backup: pg_basebackup and its WAL streamer die with it; the next backup cleans up [S14] [S26]", async () => {
     const cli = startCli(env, "backup.ts", ["--kinds", "base"]);
     // pg_basebackup --wal-method=stream forks a WAL streamer (a grandchild of Lifeboat): wait until it runs.
     await waitFor(
@@ -635,7 +635,7 @@ describe("kill safety: base backups and point-in-time recoveries killed half-way
     expect(await hiddenNames(dir)).toEqual([]);
   });
 
-  it("SIGKILL during an in-place PITR's recovery: the next operation stops the half-recovered server and puts the original data directory back, leaving no trace", async () => {
+  it("SIGKILL during an in-place PITR's recovery: the next operation stops the half-recovered server and puts the original data directory back, leaving no trace [S26]", async () => {
     const rowsBefore = await markers();
     expect(rowsBefore).toEqual(["a", "b", "c", "d"]);
     const cli = startCli(env, "restore.ts", ["pitr", "--name", "after-filler", "--yes"]);
@@ -675,7 +675,7 @@ describe("kill safety: base backups and point-in-time recoveries killed half-way
     expect.soft(historyFiles(), "history files of the abandoned recovery's timeline left in the archive").toEqual([]);
   });
 
-  it("SIGTERM during an in-place PITR: the CLI puts the data directory back itself and exits 143; the run is interrupted at once", async () => {
+  it("SIGTERM during an in-place PITR: the CLI puts the data directory back itself and exits 143; the run is interrupted at once [S26]", async () => {
     const rowsBefore = await markers();
     const cli = startCli(env, "restore.ts", ["pitr", "--name", "after-b", "--yes"]);
     await waitFor("the data directory to be moved aside", () => asideDirs().length > 0, { cli });
@@ -700,7 +700,7 @@ describe("kill safety: base backups and point-in-time recoveries killed half-way
     expect(await markers()).toEqual(rowsBefore);
   });
 
-  it("SIGKILL during a PITR to a new instance: the next operation stops the server running from the half-made instance and removes its folder", async () => {
+  it("SIGKILL during a PITR to a new instance: the next operation stops the server running from the half-made instance and removes its folder [S26]", async () => {
     const folder = path.join(work, "recovered");
     instances.push(folder);
     const cli = startCli(env, "restore.ts", ["pitr", "latest", "--to-new-instance", "--data-dir", folder, "--yes"]);
@@ -720,7 +720,7 @@ describe("kill safety: base backups and point-in-time recoveries killed half-way
     expect(await hiddenNames(dir)).toEqual([]);
   });
 
-  it("after an interrupted in-place PITR was undone, a moment written since is still recoverable (the abandoned attempt's timeline is not followed)", async () => {
+  it("after an interrupted in-place PITR was undone, a moment written since is still recoverable (the abandoned attempt's timeline is not followed) [S4] [S26]", async () => {
     const rowsBefore = await markers();
     await target.query("insert into marker (v) values ('after-undo')");
     const [{ at }] = (await target.query<{ at: Date }>("select clock_timestamp() as at")) as [{ at: Date }];
@@ -742,7 +742,7 @@ describe("kill safety: base backups and point-in-time recoveries killed half-way
     }
   });
 
-  it("two in-place PITRs started at once: one recovers, the other is refused as busy; the cluster ends healthy with the expected rows", async () => {
+  it("two in-place PITRs started at once: one recovers, the other is refused as busy; the cluster ends healthy with the expected rows [S13]", async () => {
     const [first, second] = await Promise.all([
       runCli(env, "restore.ts", ["pitr", "--name", "after-b", "--yes"]),
       runCli(env, "restore.ts", ["pitr", "--name", "after-b", "--yes"]),

@@ -329,7 +329,7 @@ describe("the operations layer on every path (issue 7)", () => {
   });
 
   describe("a run refused because the target is busy ends as a failed run, once", () => {
-    it("backup, restore, restore-json and pitr are refused while another holder has the lock", async () => {
+    it("backup, restore, restore-json and pitr are refused while another holder has the lock [S13]", async () => {
       const pitrDir = path.join(work, "pitr-busy");
       const cases = [
         { kind: "backup", definition: op(backupOperation), input: { kinds: ["schema"] } },
@@ -353,7 +353,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await hiddenFiles()).toEqual([]);
     });
 
-    it("the lock file alone refuses too, also with the metadata database down (then only the log line can be written)", async () => {
+    it("the lock file alone refuses too, also with the metadata database down (then only the log line can be written) [S27]", async () => {
       const held = await TargetLock.acquire(repository.dir, "app", "test-holder");
       try {
         await expectOneFailedRun("restore-json", BUSY, () => run(op(restoreJsonOperation), { file: files.json, tables: ["allergens"], confirm: "app" }));
@@ -385,7 +385,7 @@ describe("the operations layer on every path (issue 7)", () => {
   });
 
   describe("a run that fails half way ends as a failed run, once, with nothing new listed", () => {
-    it("backup: pg_dump fails after the snapshot was taken", async () => {
+    it("backup: pg_dump fails after the snapshot was taken [S14]", async () => {
       const realPgDump = (await findPgBinary("pg_dump")).path;
       const fakeBin = path.join(work, "fake-bin");
       await rm(fakeBin, { recursive: true, force: true });
@@ -399,7 +399,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await hiddenFiles()).toEqual([]);
     });
 
-    it("restore: pg_restore fails on a damaged dump (checksums rewritten to match), the database it created is dropped", async () => {
+    it("restore: pg_restore fails on a damaged dump (checksums rewritten to match), the database it created is dropped [S11]", async () => {
       const dump = path.join(repository.dir, files.full!);
       const manifestFile = `${dump}.manifest.json`;
       const [pristineDump, pristineManifest] = [await readFile(dump), await readFile(manifestFile, "utf8")];
@@ -418,7 +418,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await hiddenFiles()).toEqual([]);
     });
 
-    it("restore-json: a constraint the export violates rolls the whole restore back", async () => {
+    it("restore-json: a constraint the export violates rolls the whole restore back [S18]", async () => {
       const before = await appSql<{ n: string }>("select count(*) as n from allergens");
       await appSql("alter table allergens add constraint no_restores check (id < 0) not valid");
       try {
@@ -432,7 +432,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await hiddenFiles()).toEqual([]);
     });
 
-    it("restore-env: the identity file holds the wrong key, so decryption fails after the checks", async () => {
+    it("restore-env: the identity file holds the wrong key, so decryption fails after the checks [S20]", async () => {
       const out = path.join(work, "env-wrong-key");
       await expectOneFailedRun("restore-env", /no identity matched/, () =>
         run(op(restoreEnvOperation), { file: files.env, out }, { env: { LIFEBOAT_AGE_IDENTITY_FILE: path.join(work, "wrong-identity.txt") } }),
@@ -441,7 +441,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await readdir(out).catch(() => [])).toEqual([]);
     });
 
-    it("pitr: PostgreSQL cannot read the archived segment holding the target and recovery ends before it", async () => {
+    it("pitr: PostgreSQL cannot read the archived segment holding the target and recovery ends before it [S2]", async () => {
       await appSql("create table pitr_marker (id serial primary key, v text not null)");
       await appSql("insert into pitr_marker (v) values ('before')");
       await archiveNow();
@@ -483,7 +483,7 @@ describe("the operations layer on every path (issue 7)", () => {
       return { first, all };
     };
 
-    it("two CLI processes: one backs up, the other is refused with TargetBusyError; the backup verifies against its manifest", async () => {
+    it("two CLI processes: one backs up, the other is refused with TargetBusyError; the backup verifies against its manifest [S13]", async () => {
       const before = { runId: await maxId(runs), artifacts: (await repository.list()).artifacts.map((a) => a.manifest.artifact), lines: await logLines() };
       const { first, all } = await race(() => [cli("backup.ts", ["--kinds", "full"]), cli("backup.ts", ["--kinds", "full"])]);
       // The refused one ended while the other was still inside its backup.
@@ -511,7 +511,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await hiddenFiles()).toEqual([]);
     });
 
-    it("two runOperation calls in one process: the same", async () => {
+    it("two runOperation calls in one process: the same [S13]", async () => {
       const before = (await repository.list()).artifacts.map((a) => a.manifest.artifact);
       const { first, all } = await race(() => [run(op(backupOperation), { kinds: ["schema"] }), run(op(backupOperation), { kinds: ["schema"] })]);
       expect(first.status).toBe("failed");
@@ -524,7 +524,7 @@ describe("the operations layer on every path (issue 7)", () => {
   });
 
   describe("a run whose process died is marked interrupted by the next operation on the target, whatever its kind", () => {
-    it("a dead pid on this host: each kind of operation finds it and writes its log line and audit row", async () => {
+    it("a dead pid on this host: each kind of operation finds it and writes its log line and audit row [S26]", async () => {
       const out = path.join(work, "env-after-dead");
       const instance = path.join(work, "pitr-after-dead");
       const next = [
@@ -620,7 +620,7 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(audit).toHaveLength(1);
     });
 
-    it("a CLI backup killed with SIGKILL stays 'running' until the next operation marks it interrupted and takes over its lock", async () => {
+    it("a CLI backup killed with SIGKILL stays 'running' until the next operation marks it interrupted and takes over its lock [S14] [S26]", async () => {
       const before = await maxId(runs);
       const release = await holdTable("users");
       let child: Promise<CliResult> | undefined;

@@ -220,7 +220,7 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
     expect(await rows()).toEqual(["before-base", "precious", "after-recovery", "later"]);
   });
 
-  it("refuses bad arguments before planning anything", async () => {
+  it("refuses bad arguments before planning anything [S12]", async () => {
     const result = await cli(["pitr", "latest", "--to-new-instance", "--port", "99999"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/port: must be 1 to 65535/);

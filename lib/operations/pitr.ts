@@ -143,6 +143,8 @@ export const pitrOperation: OperationDefinition<TPitrRequest, { plan: PitrPlan; 
     data: {
       mode: outcome.mode,
       port: outcome.port,
+      // Where a new instance runs, so the dashboard can stop and remove it (a folder Lifeboat made).
+      dataDir: outcome.mode === "new-instance" ? outcome.dataDir : null,
       timeline: outcome.timeline,
       lastReplayed: outcome.lastReplayed,
       preview: outcome.preview ?? null,

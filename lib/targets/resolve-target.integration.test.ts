@@ -52,7 +52,7 @@ describe("targets as data, from an untrusted table", () => {
   const insert = (values: Partial<typeof targets.$inferInsert> & { name: string }) =>
     meta.db.insert(targets).values({ host: "127.0.0.1", port: 5999, database: "shop", username: "shop", ...values });
 
-  it("reads a target's password only from its own variable or its sealed copy", async () => {
+  it("reads a target's password only from its own variable or its sealed copy [S28]", async () => {
     await insert({ name: "shop", passwordRef: "env:LIFEBOAT_TARGET_SHOP_PASSWORD" });
     expect((await resolveTarget({ env, db: meta.db, name: "shop" })).connection.password).toBe("shop-pw");
 
@@ -62,7 +62,7 @@ describe("targets as data, from an untrusted table", () => {
     expect((await resolveTarget({ env, db: meta.db, name: "sealed" })).connection.password).toBe("sealed-pw");
   });
 
-  it("refuses a row that names another secret, or whose sealed password was moved to another host", async () => {
+  it("refuses a row that names another secret, or whose sealed password was moved to another host [S28]", async () => {
     for (const [name, ref] of [
       ["steal-auth", "env:AUTH_SECRET"],
       ["steal-db", "env:DB_PASSWORD"],
@@ -79,7 +79,7 @@ describe("targets as data, from an untrusted table", () => {
     await expect(resolveTarget({ env, db: meta.db, name: "moved" })).rejects.toThrow(/does not match its host, port and user/);
   });
 
-  it("refuses a row whose host fields (data directory, control commands, OS user) were changed outside Lifeboat", async () => {
+  it("refuses a row whose host fields (data directory, control commands, OS user) were changed outside Lifeboat [S28]", async () => {
     const host = { name: "managed", dataDir: "/var/lib/postgresql/15/main", configDir: null, control: { method: "pg_ctl" }, osUser: "postgres" };
     await insert({ name: "managed", dataDir: host.dataDir, control: host.control, osUser: host.osUser, hostSeal: sealHostFields(host, secretsKey) });
     expect((await resolveTarget({ env, db: meta.db, name: "managed" })).dataDir).toBe(host.dataDir);
@@ -93,13 +93,13 @@ describe("targets as data, from an untrusted table", () => {
     await expect(resolveTarget({ env, db: meta.db, name: "unsealed" })).rejects.toThrow(/changed outside Lifeboat/);
   });
 
-  it("refuses names that could leave the repository, in a request or in a row", async () => {
+  it("refuses names that could leave the repository, in a request or in a row [S22] [S28]", async () => {
     await expect(resolveTarget({ env, db: meta.db, name: "../etc" })).rejects.toThrow(/is not a target name/);
     await insert({ name: "../outside" });
     await expect(resolveTarget({ env, db: meta.db, name: "../outside" })).rejects.toThrow(/is not a target name/);
   });
 
-  it("a backup of a tampered target fails before connecting: the host it names receives nothing", async () => {
+  it("a backup of a tampered target fails before connecting: the host it names receives nothing [S28]", async () => {
     let connections = 0;
     const listener = net.createServer((socket) => {
       connections += 1;

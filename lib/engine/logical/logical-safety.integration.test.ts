@@ -74,7 +74,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("refuses a damaged dump, naming the file, whatever the damage, and changes nothing", async () => {
+  it("refuses a damaged dump, naming the file, whatever the damage, and changes nothing [S11]", async () => {
     const [file] = await only(["full"]);
     const full = path.join(targetDir, file!);
     const pristine = path.join(work, "pristine.dump");
@@ -119,7 +119,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await verifyAgainstManifest(targetDir, manifest)).toEqual({ ok: true });
   });
 
-  it("resolves user-given names only inside the repository", async () => {
+  it("resolves user-given names only inside the repository [S22]", async () => {
     const [file] = await only(["schema"]);
     await writeFile(path.join(work, "outside.dump"), "not a backup");
     await symlink(path.join(work, "outside.dump"), path.join(targetDir, "full_backup_2026-01-01T00-00-00Z.dump"));
@@ -139,29 +139,32 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     await rm(path.join(targetDir, "full_backup_2026-01-01T00-00-00Z.dump"));
   });
 
-  it.skipIf(!isRoot())("a backup that fills the disk fails, removes its partial file and keeps earlier backups (root: mounts a tmpfs)", async () => {
-    const small = path.join(work, "small-disk");
-    await mkdir(path.join(small, "app"), { recursive: true });
-    await exec("mount", ["-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs", path.join(small, "app")]);
-    try {
-      const smallRepo = new LocalRepository(small, "app");
-      const [schema] = await only(["schema"], {}, { repository: smallRepo });
-      await target.query("create table filler as select md5(random()::text) || md5(random()::text) as a from generate_series(1, 60000)");
-      const result = await backup(["full"], { compressionLevel: 0 }, { repository: smallRepo });
-      expect(result.artifacts[0]?.ok).toBe(false);
-      if (!result.artifacts[0]?.ok) expect(result.artifacts[0]?.error).toMatch(/No space left on device|could not write/i);
-      const names = await readdir(path.join(small, "app"));
-      expect(names.filter((n) => n.startsWith(".tmp-") || n.startsWith("full_backup_"))).toEqual([]);
-      expect(await verifyAgainstManifest(path.join(small, "app"), await manifestOf(schema!, smallRepo))).toEqual({ ok: true });
-      await exec("mount", ["-o", "remount,size=64m", path.join(small, "app")]);
-      await only(["full"], { compressionLevel: 0 }, { repository: smallRepo });
-    } finally {
-      await target.query("drop table if exists filler");
-      await exec("umount", [path.join(small, "app")]);
-    }
-  });
+  it.skipIf(!isRoot())(
+    "a backup that fills the disk fails, removes its partial file and keeps earlier backups (root: mounts a tmpfs) [S14] [S27]",
+    async () => {
+      const small = path.join(work, "small-disk");
+      await mkdir(path.join(small, "app"), { recursive: true });
+      await exec("mount", ["-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs", path.join(small, "app")]);
+      try {
+        const smallRepo = new LocalRepository(small, "app");
+        const [schema] = await only(["schema"], {}, { repository: smallRepo });
+        await target.query("create table filler as select md5(random()::text) || md5(random()::text) as a from generate_series(1, 60000)");
+        const result = await backup(["full"], { compressionLevel: 0 }, { repository: smallRepo });
+        expect(result.artifacts[0]?.ok).toBe(false);
+        if (!result.artifacts[0]?.ok) expect(result.artifacts[0]?.error).toMatch(/No space left on device|could not write/i);
+        const names = await readdir(path.join(small, "app"));
+        expect(names.filter((n) => n.startsWith(".tmp-") || n.startsWith("full_backup_"))).toEqual([]);
+        expect(await verifyAgainstManifest(path.join(small, "app"), await manifestOf(schema!, smallRepo))).toEqual({ ok: true });
+        await exec("mount", ["-o", "remount,size=64m", path.join(small, "app")]);
+        await only(["full"], { compressionLevel: 0 }, { repository: smallRepo });
+      } finally {
+        await target.query("drop table if exists filler");
+        await exec("umount", [path.join(small, "app")]);
+      }
+    },
+  );
 
-  it("backs up and restores hostile database, schema, table and column names", async () => {
+  it("backs up and restores hostile database, schema, table and column names [S17]", async () => {
     const dbName = `-h x=y 'q' "d" ü select`;
     await target.cluster.query(`create database ${pg.escapeIdentifier(dbName)} owner app`);
     const hostile = { ...target.connection, database: dbName };
@@ -189,7 +192,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await target.fingerprint(dbName)).toEqual(before);
   });
 
-  it("round-trips every type through the JSON export, all or nothing, using Prisma names", async () => {
+  it("round-trips every type through the JSON export, all or nothing, using Prisma names [S18]", async () => {
     await target.query(`
       create table kinds (id bigint primary key, big bigint, exact numeric(40,20), money_ numeric, raw bytea, at timestamptz, doc jsonb, js json,
                           ints int[], words text[], flag boolean, f real, u uuid, span interval, small smallint);
@@ -231,7 +234,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     await target.query("alter table kinds drop constraint small_positive");
   });
 
-  it("refuses a partial JSON restore that would reach into a table that was not chosen", async () => {
+  it("refuses a partial JSON restore that would reach into a table that was not chosen [S18]", async () => {
     const [json] = await only(["json"]);
     await target.query(
       "insert into users (id, email, display_name) values (9001, 'late@example.com', 'Late'); insert into alerts (user_id, product_id, allergen_id, message) values (9001, 1, 1, 'late alert')",
@@ -246,7 +249,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     );
   });
 
-  it("encrypts with age: the standard tool decrypts; a wrong key or altered ciphertext fails loudly", async () => {
+  it("encrypts with age: the standard tool decrypts; a wrong key or altered ciphertext fails loudly [S20]", async () => {
     const [env] = await only(["env"]);
     const plain = path.join(work, "env.tar");
     await exec("age", ["-d", "-i", path.join(work, "identity.txt"), "-o", plain, path.join(targetDir, env!)]);
@@ -278,7 +281,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await target.fingerprint()).toEqual(before);
   });
 
-  it("writes parallel directory-format dumps (LIFEBOAT_DUMP_JOBS) that verify, restore in parallel and refuse damage", async () => {
+  it("writes parallel directory-format dumps (LIFEBOAT_DUMP_JOBS) that verify, restore in parallel and refuse damage [S11]", async () => {
     const [dir] = await only(["full"], { dumpJobs: 2 });
     expect(dir).toMatch(/^full_backup_.*\.dir$/);
     const manifest = await manifestOf(dir!);
@@ -305,7 +308,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(Number(n)).toBe(0);
   });
 
-  it("refuses a client older than the server before writing anything (never a 0-byte backup)", async () => {
+  it("refuses a client older than the server before writing anything (never a 0-byte backup) [S19]", async () => {
     const fakeBin = path.join(work, "old-bin");
     await mkdir(fakeBin, { recursive: true });
     await writeFile(path.join(fakeBin, "pg_dump"), "#!/bin/sh\n[ \"$1\" = --version ] && echo 'pg_dump (PostgreSQL) 13.16' && exit 0\nexit 0\n");
@@ -331,7 +334,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     throw new Error(`${applicationName} never waited for a lock`);
   };
 
-  it("a migration that rewrites a table while the backup waits for its lock: every row is in the backup (SCENARIO 25)", async () => {
+  it("a migration that rewrites a table while the backup waits for its lock: every row is in the backup (SCENARIO 25) [S25]", async () => {
     const before = Number((await target.query<{ n: string }>("select count(*) as n from users"))[0]!.n);
     expect(before).toBeGreaterThan(0);
     const migration = new pg.Client({ ...target.connection });
@@ -360,7 +363,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     }
   });
 
-  it("gives up loudly, writing nothing, when the application holds a table lock past LIFEBOAT_LOCK_TIMEOUT", async () => {
+  it("gives up loudly, writing nothing, when the application holds a table lock past LIFEBOAT_LOCK_TIMEOUT [S25]", async () => {
     const beforeNames = await readdir(targetDir);
     const holder = new pg.Client({ ...target.connection });
     await holder.connect();
@@ -376,7 +379,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     }
   });
 
-  it("round-trips a table keyed by GENERATED ALWAYS AS IDENTITY through restore json", async () => {
+  it("round-trips a table keyed by GENERATED ALWAYS AS IDENTITY through restore json [S18]", async () => {
     await target.query(
       "create table tokens (id bigint generated always as identity primary key, label text not null, made int generated always as identity (start with 100))".replace(
         ", made int generated always as identity (start with 100)",
@@ -396,7 +399,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     await target.query("drop table tokens");
   });
 
-  it("refuses a tampered JSON export: system catalogs, numbers beyond 2^53, objects where values belong", async () => {
+  it("refuses a tampered JSON export: system catalogs, numbers beyond 2^53, objects where values belong [S18] [S28]", async () => {
     const [json] = await only(["json"]);
     const file = path.join(targetDir, json!);
     const pristine = await readFile(file);
@@ -437,7 +440,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     }
   });
 
-  it("never overwrites: two backup sets started in the same second get distinct names", async () => {
+  it("never overwrites: two backup sets started in the same second get distinct names [S13]", async () => {
     const fixed = new Date("2026-03-01T10:00:00.000Z");
     const first = await only(["schema"], {}, { now: () => fixed });
     const second = await only(["schema"], {}, { now: () => fixed });
@@ -474,7 +477,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await target.fingerprint()).toEqual(before);
   });
 
-  it("a migration queued between the backup's locks and pg_dump's makes the dump fail in bounded time, never hang", async () => {
+  it("a migration queued between the backup's locks and pg_dump's makes the dump fail in bounded time, never hang [S25]", async () => {
     const migration = new pg.Client({ ...target.connection });
     await migration.connect();
     let queued: Promise<unknown> | undefined;

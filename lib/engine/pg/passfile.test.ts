@@ -13,7 +13,7 @@ describe("passfile", () => {
     expect(passfileLine(connection)).toBe("127.0.0.1:5433:*:us\\:er:pa\\:ss\\\\word");
   });
 
-  it("is written 0600 in a 0700 folder and removed by dispose", async () => {
+  it("is written 0600 in a 0700 folder and removed by dispose [S24]", async () => {
     const passfile = await createPassfile(connection);
     expect((await stat(passfile.path)).mode & 0o777).toBe(0o600);
     expect((await stat(path.dirname(passfile.path))).mode & 0o777).toBe(0o700);

@@ -28,7 +28,7 @@ describe("runPgTool against a password-protected cluster", () => {
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
-  it("keeps the password out of the child's argv and environment, and removes the passfile", async () => {
+  it("keeps the password out of the child's argv and environment, and removes the passfile [S24]", async () => {
     // Hold a lock so pg_dump blocks on it and can be inspected while it runs.
     const blocker = new pg.Client({ ...cluster.adminConnection() });
     await blocker.connect();
@@ -76,7 +76,7 @@ describe("runPgTool against a password-protected cluster", () => {
     expect((await stat(out)).mode & 0o777).toBe(0o600);
   });
 
-  it("fails with the tool's message and without the password on a wrong password", async () => {
+  it("fails with the tool's message and without the password on a wrong password [S24]", async () => {
     const error = await runPgTool({
       tool: "pg_dump",
       args: ["--schema-only"],
@@ -87,7 +87,7 @@ describe("runPgTool against a password-protected cluster", () => {
     expect((error as Error).message).not.toContain("wrong-password");
   });
 
-  it("takes hostile database names literally (no connection string, no option)", async () => {
+  it("takes hostile database names literally (no connection string, no option) [S17]", async () => {
     const name = "-d host=evil dbname='x' \"ü\"";
     await cluster.query(`create database ${pg.escapeIdentifier(name)}`);
     await withClient(cluster.connection(name), (c) => c.query('create table "select" ("a b" int); insert into "select" values (7)'));
@@ -115,7 +115,7 @@ describe("runPgTool against a password-protected cluster", () => {
     expect(result.server.versionString).toMatch(/^PostgreSQL \d+/);
   });
 
-  it("refuses a client older than the server before running it", async () => {
+  it("refuses a client older than the server before running it [S19]", async () => {
     // This machine has no older pg_dump; a stand-in reports an old version and would record
     // that it ran if it were ever called for real.
     const fakeBin = path.join(workDir, "old-bin");

@@ -41,7 +41,7 @@ describe("client/server preflight", () => {
     expect(() => assertClientNotOlder("pg_dump", parseVersionText("pg_dump (PostgreSQL) 17.2"), server)).not.toThrow();
   });
 
-  it("refuses an older client, naming both versions and the fix", () => {
+  it("refuses an older client, naming both versions and the fix [S19]", () => {
     const client = parseVersionText("pg_dump (PostgreSQL) 14.11 (Ubuntu 14.11-0ubuntu0.22.04.1)");
     let error: unknown;
     try {

@@ -129,7 +129,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect((await readdir(path.join(targetDir, "base"))).filter((n) => n.startsWith("."))).toEqual([]);
   });
 
-  it("recovers to a time, a restore point, an LSN and latest, with exactly the rows written before each", async () => {
+  it("recovers to a time, a restore point, an LSN and latest, with exactly the rows written before each [S1]", async () => {
     await sql("insert into marker (v) values ('a')");
     await sleep(50);
     marks.afterA = new Date().toISOString();
@@ -156,7 +156,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect(latest.outcome.timeline).toBe(2);
   });
 
-  it("refuses targets outside the window before touching anything, printing the window", async () => {
+  it("refuses targets outside the window before touching anything, printing the window [S3] [S5]", async () => {
     const tooEarly = await plan({ time: "2001-01-01 00:00:00" }).catch((e: unknown) => e);
     expect(tooEarly).toBeInstanceOf(PitrRefusedError);
     expect((tooEarly as Error).message).toMatch(/outside what can be recovered/);
@@ -166,7 +166,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     await expect(plan({ name: "never-created" })).rejects.toThrow(/No restore point named "never-created"/);
   });
 
-  it("fails, never succeeds, when PostgreSQL cannot reach the target", async () => {
+  it("fails, never succeeds, when PostgreSQL cannot reach the target [S2]", async () => {
     const p = await plan({ latest: true });
     const beyond = formatLsn(parseLsn(p.range.to.lsn) + 64n * 1024n * 1024n);
     const forged: PitrPlan = { ...p, target: { kind: "lsn", lsn: beyond } };
@@ -175,7 +175,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect((error as Error).message).toMatch(/recovery ended before configured recovery target was reached/);
   });
 
-  it("recovers in place onto a new timeline; a second PITR follows it and never replays the abandoned one", async () => {
+  it("recovers in place onto a new timeline; a second PITR follows it and never replays the abandoned one [S4]", async () => {
     const p = await plan({ time: marks.afterA!.replace("T", " ").replace("Z", "") });
     const outcome = await pitrInPlace({ ...common(p), cluster: managed(), keepPrevious: false });
     expect(outcome.timeline).toBe(2);
@@ -196,7 +196,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect((await recoverRows(await plan({ latest: true }))).rows).toEqual(["a", "e", "f"]);
   });
 
-  it("puts the previous data directory back when an in-place PITR fails", async () => {
+  it("puts the previous data directory back when an in-place PITR fails [S2]", async () => {
     const p = await plan({ latest: true });
     const forged: PitrPlan = { ...p, target: { kind: "lsn", lsn: formatLsn(parseLsn(p.range.to.lsn) + 64n * 1024n * 1024n) } };
     await expect(pitrInPlace({ ...common(forged), cluster: managed(), keepPrevious: false })).rejects.toThrow(/previous data directory was put back/);
@@ -204,7 +204,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect(await markers(cluster)).toEqual(["a", "e", "f"]);
   });
 
-  it("finds corrupted, truncated and missing segments and ends the window before them", async () => {
+  it("finds corrupted, truncated and missing segments and ends the window before them [S10]", async () => {
     // Real records across several segments; the damage goes in the middle of them.
     const lsnOf = async () => parseLsn(((await sql<{ l: string }>("select pg_current_wal_lsn()::text as l")) as [{ l: string }])[0].l);
     const startLsn = await lsnOf();
@@ -250,7 +250,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect(rows).not.toContain("g");
   });
 
-  it("reads a zstd-compressed archive for the window and for recovery", async () => {
+  it("reads a zstd-compressed archive for the window and for recovery [S10]", async () => {
     const compressed = path.join(work, "archive-zstd");
     await cp(archiveDir, compressed, { recursive: true });
     for (const name of await readdir(compressed)) {
@@ -267,14 +267,14 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect((await recoverRows(latest, compressed)).rows.at(-1)).toBe("g");
   });
 
-  it.runIf(isRoot())("refuses to call a PITR done when recovery could not read the archive", async () => {
+  it.runIf(isRoot())("refuses to call a PITR done when recovery could not read the archive [S2] [S9]", async () => {
     const unreadable = path.join(work, "archive-unreadable");
     await cp(archiveDir, unreadable, { recursive: true }); // root-owned 0600 copies: the server cannot read them
     const latest = await planPitr({ repository: withArchive(unreadable), target: { kind: "latest" } });
     await expect(recoverRows(latest, unreadable)).rejects.toThrow(/Recovery ended at .* before the end of the archived WAL/);
   });
 
-  it("archive-wal refuses a different cluster; restore-wal reports a missing segment quietly", async () => {
+  it("archive-wal refuses a different cluster; restore-wal reports a missing segment quietly [S8] [S9]", async () => {
     const foreign = await LocalCluster.temporary({ archiveMode: "on", archiveCommand: `'${archiveWal}' %p '${archiveDir}' %f` });
     extra.push(foreign);
     await foreign.start();
@@ -296,7 +296,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect(missing).toMatchObject({ code: 1, stderr: "" });
   });
 
-  it("archiving that fails (repository unwritable) shows in the statistics, loses nothing and drains once fixed", async () => {
+  it("archiving that fails (repository unwritable) shows in the statistics, loses nothing and drains once fixed [S6]", async () => {
     const archiveMode = (await import("node:fs/promises")).stat;
     const mode = (await archiveMode(archiveDir)).mode & 0o777;
     // The archiver runs as the cluster's OS user, which owns the folder: r-x makes it unwritable.
@@ -325,7 +325,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     expect((await recoverRows(await plan({ latest: true }))).rows.slice(-2)).toEqual(["while-broken", "after-fix"]);
   });
 
-  it("an encrypted WAL archive: segments unreadable without the identity; the window and PITR read them with it", async () => {
+  it("an encrypted WAL archive: segments unreadable without the identity; the window and PITR read them with it [S20]", async () => {
     const keys = await generateKeyPair();
     await writeFile(path.join(work, "wal-recipients.txt"), `${keys.recipient}\n`);
     const marker = `wal-secret-${Date.now()}`;
@@ -368,7 +368,7 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     }
   });
 
-  it("with encryption on, every artifact (base backups included) is age ciphertext, and PITR recovers from the encrypted base backup", async () => {
+  it("with encryption on, every artifact (base backups included) is age ciphertext, and PITR recovers from the encrypted base backup [S20]", async () => {
     const keys = await generateKeyPair();
     const marker = `secret-marker-${Date.now()}`;
     await sql("insert into marker (v) values ($1)", [marker]);

@@ -2,14 +2,14 @@ import { describe, expect, it } from "vitest";
 import { parseRecoveryTarget, parseRecoveryTime, RecoveryTargetError } from "./recovery-target";
 
 describe("recovery targets", () => {
-  it("reads a time without offset in the documented zone", () => {
+  it("reads a time without offset in the documented zone [S5]", () => {
     expect(parseRecoveryTime("2026-01-15 14:30:00", "UTC").toISOString()).toBe("2026-01-15T14:30:00.000Z");
     expect(parseRecoveryTime("2026-01-15 14:30:00", "Asia/Jakarta").toISOString()).toBe("2026-01-15T07:30:00.000Z");
     expect(parseRecoveryTime("2026-07-15 14:30", "Europe/Amsterdam").toISOString()).toBe("2026-07-15T12:30:00.000Z");
     expect(parseRecoveryTime("2026-01-15 14:30:00.25", "Europe/Amsterdam").toISOString()).toBe("2026-01-15T13:30:00.250Z");
   });
 
-  it("honours an explicit offset whatever the zone", () => {
+  it("honours an explicit offset whatever the zone [S5]", () => {
     expect(parseRecoveryTime("2026-01-15T14:30:00+07:00", "Europe/Amsterdam").toISOString()).toBe("2026-01-15T07:30:00.000Z");
     expect(parseRecoveryTime("2026-01-15T14:30:00Z", "Asia/Jakarta").toISOString()).toBe("2026-01-15T14:30:00.000Z");
   });

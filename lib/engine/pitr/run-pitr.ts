@@ -112,8 +112,16 @@ async function prepareWorkspace(dir: string, osUser: string, options: RunPitrOpt
 type Workspace = { dir: string; restoreWal: string; logDir: string; socketDir: string; identity: string | undefined };
 
 /** Remove a workspace and its socket folder (when it had one of its own). */
-async function removeWorkspace(workspace: Workspace | undefined, dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+/**
+ * Remove what a recovery made. A folder Lifeboat created goes entirely; one that existed (empty)
+ * before, which may be a mount point of its own, is emptied and kept (rmdir of a mount point fails).
+ */
+async function removeWorkspace(workspace: Workspace | undefined, dir: string, options: { created?: boolean } = {}): Promise<void> {
+  if (options.created === false) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) await rm(path.join(dir, name), { recursive: true, force: true });
+  } else {
+    await rm(dir, { recursive: true, force: true });
+  }
   if (workspace && workspace.socketDir !== workspace.dir) await rm(workspace.socketDir, { recursive: true, force: true });
 }
 
@@ -435,10 +443,15 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
     return { mode: "new-instance", dataDir, port: options.port, timeline, lastReplayed, durationMs: Date.now() - started, preview, warnings };
   } catch (error) {
     await cluster.stop("immediate").catch(() => undefined);
-    // Leave nothing behind (the key's copy included): the folder was new or empty.
-    await removeWorkspace(workspace, options.baseDir);
+    // Leave nothing behind (the key's copy included): the folder was new or empty. A failure to
+    // clean up is reported beside the cause, never instead of it.
+    const cleanup = await removeWorkspace(workspace, options.baseDir, { created }).then(
+      () => undefined,
+      (e: unknown) => (e as Error).message,
+    );
     if (!created) await mkdir(options.baseDir, { recursive: true, mode: 0o700 }).catch(() => undefined);
     if (journalId) await options.journal?.resolve(journalId);
+    if (cleanup && error instanceof LifeboatError) error.details.cleanup = `${options.baseDir} could not be emptied: ${cleanup}`;
     throw error;
   }
 }

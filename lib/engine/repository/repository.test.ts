@@ -62,7 +62,7 @@ describe("a repository treats its manifests as untrusted input", () => {
     await expect(repository.checkForRestore("latest", "full")).resolves.toMatchObject({ path: path.join(repository.dir, artifact) });
   });
 
-  it("refuses a manifest whose files lie outside the artifact, without reading them", async () => {
+  it("refuses a manifest whose files lie outside the artifact, without reading them [S22] [S28]", async () => {
     for (const name of ["../../outside-secret.txt", `${artifact}/../../../outside-secret.txt`, "/etc/passwd", "other.dump"]) {
       await writeManifest({ ...good, files: [{ name, size: 12345, sha256: "a".repeat(64) }] });
       const { artifacts, unreadable } = await repository.list();
@@ -75,7 +75,7 @@ describe("a repository treats its manifests as untrusted input", () => {
     }
   });
 
-  it("refuses a manifest that lists no file, whose artifact name is not its kind's, or that names another target", async () => {
+  it("refuses a manifest that lists no file, whose artifact name is not its kind's, or that names another target [S28]", async () => {
     await writeManifest({ ...good, files: [] });
     await expect(repository.checkForRestore(artifact, "full")).rejects.toThrow(/lists no file/);
     await writeManifest({ ...good, artifact: "../full_backup_2026-01-15T02-00-00Z.dump" });
@@ -87,7 +87,7 @@ describe("a repository treats its manifests as untrusted input", () => {
     await writeManifest(good);
   });
 
-  it("refuses target names that could leave the repository", () => {
+  it("refuses target names that could leave the repository [S22]", () => {
     for (const name of ["../etc", "a/b", "..", ".hidden", "UPPER", ""]) {
       expect(() => new LocalRepository(path.join(work, "backups"), name), name).toThrow(/Not a valid target name/);
     }

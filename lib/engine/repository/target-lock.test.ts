@@ -16,7 +16,7 @@ describe("the target lock file", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("holds the target against a second taker, and is gone once released", async () => {
+  it("holds the target against a second taker, and is gone once released [S13]", async () => {
     const lock = await TargetLock.acquire(dir, "app", "backup");
     await expect(TargetLock.acquire(dir, "app", "restore")).rejects.toBeInstanceOf(TargetBusyError);
     await lock.release();
@@ -24,7 +24,7 @@ describe("the target lock file", () => {
     await (await TargetLock.acquire(dir, "app", "restore")).release();
   });
 
-  it("is taken over from a dead holder, whose journal the new holder inherits", async () => {
+  it("is taken over from a dead holder, whose journal the new holder inherits [S26]", async () => {
     const dead = spawnSync("true").pid!;
     const record = {
       format: "lifeboat-lock",
@@ -57,7 +57,7 @@ describe("the target lock file", () => {
     await expect(readFile(path.join(dir, ".lock"), "utf8")).rejects.toThrow(/ENOENT/);
   });
 
-  it("takes over an empty or unreadable lock file (no version of Lifeboat writes one)", async () => {
+  it("takes over an empty or unreadable lock file (no version of Lifeboat writes one) [S27]", async () => {
     await writeFile(path.join(dir, ".lock"), "");
     await (await TargetLock.acquire(dir, "app", "backup")).release();
   });

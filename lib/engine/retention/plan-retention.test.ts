@@ -110,7 +110,7 @@ const kept = (plan: RetentionPlan) => plan.keeps.map((k) => k.artifact).sort();
 const deleted = (plan: RetentionPlan) => plan.deletes.map((d) => d.artifact).sort();
 
 describe("retention keeps the last good backup (SCENARIOS 15)", () => {
-  it("keeps the last good artifact of every kind, and its WAL, however old, when every recent backup is damaged", async () => {
+  it("keeps the last good artifact of every kind, and its WAL, however old, when every recent backup is damaged [S15]", async () => {
     const lastGood = new Map<ArtifactKind, string>();
     const olderGood = new Map<ArtifactKind, string>();
     const recentDamaged = new Map<ArtifactKind, string>();
@@ -245,7 +245,7 @@ describe("retention of the WAL archive", () => {
     return { oldBase, keptBase, newBase, oldDump };
   }
 
-  it("deletes WAL older than the oldest kept base backup on every timeline, keeps it from there, and keeps history, SYSTEM_IDENTIFIER, .partial and .stream", async () => {
+  it("deletes WAL older than the oldest kept base backup on every timeline, keeps it from there, and keeps history, SYSTEM_IDENTIFIER, .partial and .stream [S15]", async () => {
     const { oldBase, keptBase, oldDump } = await archiveFixture();
     const plan = await planRetention({ repository, now: NOW });
     expect(deleted(plan)).toEqual([oldBase, oldDump].sort());
@@ -313,7 +313,7 @@ describe("retention of the WAL archive", () => {
     expect(await listing()).toEqual(after);
   });
 
-  it("deletes no WAL when no base backup exists, or none is kept, and says why", async () => {
+  it("deletes no WAL when no base backup exists, or none is kept, and says why [S15]", async () => {
     const dump = await addArtifact("full", daysAgo(30));
     await addArtifact("full", daysAgo(40));
     await addWal("SYSTEM_IDENTIFIER", seg(1), seg(2), `${seg(2)}.00000028.backup`);
@@ -334,7 +334,7 @@ describe("retention of the WAL archive", () => {
     expect(onlyBroken.notes.join("\n")).toMatch(/No base backup passes verification[\s\S]*All archived WAL is kept/);
   });
 
-  it("keeps all WAL when a base backup's manifest cannot be read", async () => {
+  it("keeps all WAL when a base backup's manifest cannot be read [S15]", async () => {
     await addArtifact("base", daysAgo(1), { startSegment: 0x10 });
     await addWal(seg(1), seg(0x10));
     await mkdir(path.join(repository.baseDir, "2026-01-01T00-00-00Z"));
@@ -344,7 +344,7 @@ describe("retention of the WAL archive", () => {
     expect(plan.notes.join("\n")).toMatch(/base\/2026-01-01T00-00-00Z.manifest.json cannot be read/);
   });
 
-  it("refuses a plan that names anything retention never deletes, or another target, before deleting anything", async () => {
+  it("refuses a plan that names anything retention never deletes, or another target, before deleting anything [S15] [S28]", async () => {
     const { oldDump } = await archiveFixture();
     const before = await listing();
     const plan = await planRetention({ repository, now: NOW });

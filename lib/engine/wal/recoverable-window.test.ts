@@ -10,7 +10,7 @@ const range = (timeline: number, base: string, from: string, to: string, endReas
 });
 
 describe("the recoverable window as a person sees it", () => {
-  it("merges ranges of base backups that overlap on a timeline, and keeps gaps and timelines apart", () => {
+  it("merges ranges of base backups that overlap on a timeline, and keeps gaps and timelines apart [S3] [S4]", () => {
     const stretches = mergeRanges([
       range(1, "base/b", "0/3000000", "0/9000000"),
       range(1, "base/a", "0/1000000", "0/9000000"),

@@ -16,7 +16,7 @@ describe("WAL names", () => {
     expect(parseSegmentFileName("00000002.history")).toBeUndefined();
   });
 
-  it("follows a timeline's history: the newest timeline owns the segment holding its switch point", () => {
+  it("follows a timeline's history: the newest timeline owns the segment holding its switch point [S4]", () => {
     const ancestry = timelineAncestry(3, "1\t0/5000098\tbefore 2026-01-15\n2\t0/9800000\tno recovery target specified\n");
     expect(ancestry).toEqual([
       { timeline: 1, begin: 0n, end: 0x5000098n },
