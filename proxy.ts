@@ -9,8 +9,12 @@ import { getEnv, requireAuthSecret } from "@/lib/env";
 
 /** Reachable signed out: the sign-in page, next-auth's endpoints, liveness, metrics (bearer token). */
 const PUBLIC_PATHS = ["/signin", "/api/auth", "/api/health", "/api/metrics"];
-/** Routes that refuse a missing session themselves and audit the attempt (the proxy cannot write the audit log). */
-const SELF_CHECKING_PATHS = ["/api/operations"];
+/**
+ * Routes that refuse a missing session themselves and audit the attempt (the proxy cannot write
+ * the audit log). Any other API route is refused here with 401 when signed out: add a route to
+ * this list once its handler audits its own refusals.
+ */
+const SELF_CHECKING_PATHS = ["/api/operations", "/api/runs", "/api/audit"];
 
 function under(pathname: string, prefixes: string[]): boolean {
   return prefixes.some((prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`));

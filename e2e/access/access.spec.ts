@@ -11,7 +11,12 @@ test("[ACCESS] a signed-out request for a page gets a real 307 to /signin; an AP
     expect(response.status(), path).toBe(307);
     expect(new URL(response.headers()["location"]!, baseURL).pathname, path).toBe("/signin");
   }
-  const api = await request.get("/api/runs/1", { maxRedirects: 0 });
+  // Routes that audit their own refusals answer for themselves; any other is refused by the proxy.
+  const since = new Date();
+  expect((await request.get("/api/runs/1", { maxRedirects: 0 })).status()).toBe(401);
+  const audited = await metadataQuery<{ outcome: string }>("select outcome from audit_log where action = 'runs.read' and at >= $1", [since]);
+  expect(audited).toEqual([{ outcome: "denied" }]);
+  const api = await request.get("/api/not-a-route", { maxRedirects: 0 });
   expect(api.status()).toBe(401);
   expect(await api.json()).toMatchObject({ code: "UNAUTHENTICATED" });
   const health = await request.get("/api/health");
