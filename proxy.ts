@@ -14,7 +14,7 @@ const PUBLIC_PATHS = ["/signin", "/api/auth", "/api/health", "/api/metrics"];
  * the audit log). Any other API route is refused here with 401 when signed out: add a route to
  * this list once its handler audits its own refusals.
  */
-const SELF_CHECKING_PATHS = ["/api/operations", "/api/runs", "/api/audit"];
+const SELF_CHECKING_PATHS = ["/api/operations", "/api/runs", "/api/audit", "/api/backups"];
 
 function under(pathname: string, prefixes: string[]): boolean {
   return prefixes.some((prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`));
