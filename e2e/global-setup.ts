@@ -114,6 +114,8 @@ export default async function globalSetup() {
   process.env.E2E_TARGET_PASSWORD = targetPassword;
   process.env.E2E_METADATA_URL = meta.url;
   process.env.E2E_METRICS_TOKEN = metricsToken;
+  // The CLI run by specs (npm run user:create) seals its audit rows with the server's key.
+  process.env.E2E_AUTH_SECRET = env.AUTH_SECRET;
   for (const [role, password] of Object.entries(credentials)) {
     process.env[`E2E_${role.toUpperCase()}_EMAIL`] = `${role}@e2e.test`;
     process.env[`E2E_${role.toUpperCase()}_PASSWORD`] = password;

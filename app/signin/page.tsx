@@ -5,7 +5,8 @@ import { getSessionUser } from "@/lib/auth/session";
 export const dynamic = "force-dynamic";
 
 export default async function SignInPage() {
-  if (await getSessionUser()) redirect("/");
+  // With the metadata database down the form still shows; signing in then says why it cannot.
+  if (await getSessionUser().catch(() => null)) redirect("/");
   return (
     <main className="flex min-h-screen items-center justify-center p-6">
       <div className="w-full max-w-sm rounded-xl border border-slate-200 bg-white p-8 shadow-sm">

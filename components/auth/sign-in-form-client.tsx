@@ -21,7 +21,8 @@ export function SignInForm() {
     });
     setPending(false);
     if (!result || result.error) {
-      setError("Wrong email or password.");
+      // The server's own sentences (locked out, database unreachable) are safe to show as they are.
+      setError(!result || result.error === "CredentialsSignin" ? "Wrong email or password." : result.error);
       return;
     }
     router.replace("/");

@@ -38,6 +38,8 @@ describe("audit log hash chain (on a freshly migrated metadata database)", () =>
       "health_states",
       "runs",
       "schedules",
+      "sessions",
+      "sign_in_attempts",
       "targets",
       "users",
       "webhooks",

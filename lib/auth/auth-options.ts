@@ -1,27 +1,12 @@
 import "server-only";
-import { randomUUID } from "node:crypto";
-import { eq, sql } from "drizzle-orm";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
-import { z } from "zod";
 import { appendAudit } from "@/lib/audit/append-audit";
 import { getDb } from "@/lib/db/client";
-import { users } from "@/lib/db/schema";
 import { requireAuthSecret } from "@/lib/env";
-import { hashPassword, verifyPassword } from "./password";
-
-export const ZSignIn = z.object({
-  email: z.string().trim().toLowerCase().email().max(320),
-  password: z.string().min(1).max(1024),
-});
-
-// Comparing against a hash of a random string when the user does not exist keeps the response
-// time the same, so sign-in timing does not reveal which emails exist.
-let dummyHash: Promise<string> | undefined;
-function getDummyHash(): Promise<string> {
-  dummyHash ??= hashPassword(randomUUID());
-  return dummyHash;
-}
+import { describeForLog } from "./db-errors";
+import { revokeSession, SESSION_MAX_AGE_SECONDS } from "./sessions";
+import { authorizeSignIn, clientAddress, signInErrorMessage } from "./sign-in";
 
 let cached: NextAuthOptions | undefined;
 
@@ -34,10 +19,22 @@ export function getAuthOptions(): NextAuthOptions {
   return cached;
 }
 
+/** next-auth's errors as one line each (a bad cookie used to print a 15-line stack per request). */
+function logLine(level: "error" | "warn", code: string, metadata?: unknown): void {
+  const detail = metadata === undefined ? "" : `: ${describeForLog((metadata as { error?: unknown })?.error ?? metadata)}`;
+  console[level](`lifeboat: auth ${code}${detail}`);
+}
+
 const buildAuthOptions = (): NextAuthOptions => ({
   secret: requireAuthSecret(),
-  session: { strategy: "jwt", maxAge: 12 * 60 * 60 },
+  session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_SECONDS },
+  jwt: { maxAge: SESSION_MAX_AGE_SECONDS },
   pages: { signIn: "/signin" },
+  logger: {
+    error: (code, metadata) => logLine("error", code, metadata),
+    warn: (code) => logLine("warn", code),
+    debug: () => undefined,
+  },
   providers: [
     CredentialsProvider({
       name: "Email and password",
@@ -45,28 +42,14 @@ const buildAuthOptions = (): NextAuthOptions => ({
         email: { label: "Email", type: "email" },
         password: { label: "Password", type: "password" },
       },
-      async authorize(credentials) {
-        const parsed = ZSignIn.safeParse(credentials ?? {});
-        if (!parsed.success) return null;
-        const db = await getDb();
-        const [user] = await db
-          .select()
-          .from(users)
-          .where(eq(sql`lower(${users.email})`, parsed.data.email))
-          .limit(1);
-        const ok = await verifyPassword(parsed.data.password, user?.passwordHash ?? (await getDummyHash()));
-        if (!user || !ok || user.disabled) {
-          await appendAudit(db, {
-            action: "auth.sign-in",
-            outcome: "denied",
-            subject: parsed.data.email,
-            details: { reason: !user ? "unknown user" : user.disabled ? "disabled" : "wrong password" },
-          });
-          return null;
+      async authorize(credentials, request) {
+        try {
+          const db = await getDb();
+          return await authorizeSignIn(db, credentials, clientAddress(request?.headers as Record<string, string> | undefined));
+        } catch (error) {
+          // next-auth copies the message (never the cause) into the error URL: only safe sentences.
+          throw new Error(signInErrorMessage(error), { cause: error });
         }
-        await db.update(users).set({ lastSignInAt: new Date() }).where(eq(users.id, user.id));
-        await appendAudit(db, { action: "auth.sign-in", outcome: "succeeded", actorId: user.id, actorEmail: user.email, subject: user.email });
-        return { id: String(user.id), email: user.email, name: user.name, role: user.role };
       },
     }),
   ],
@@ -75,14 +58,37 @@ const buildAuthOptions = (): NextAuthOptions => ({
       if (user) {
         token.uid = Number(user.id);
         token.role = user.role;
+        token.sid = user.sid;
       }
       return token;
     },
     session({ session, token }) {
       if (token.uid !== undefined && token.role) {
         session.user = { id: token.uid, email: token.email ?? "", name: token.name ?? null, role: token.role };
+        session.sid = token.sid;
       }
       return session;
+    },
+  },
+  events: {
+    // Sign-out revokes the session server-side: a copy of the cookie stops working too.
+    async signOut({ token }) {
+      const sid = (token as { sid?: unknown } | null)?.sid;
+      if (typeof sid !== "string") return;
+      try {
+        const db = await getDb();
+        await revokeSession(db, sid);
+        const uid = (token as { uid?: unknown }).uid;
+        await appendAudit(db, {
+          action: "auth.sign-out",
+          outcome: "succeeded",
+          actorId: typeof uid === "number" ? uid : null,
+          actorEmail: token.email ?? null,
+          subject: token.email ?? null,
+        });
+      } catch (error) {
+        console.error(`lifeboat: sign-out could not revoke the session (${describeForLog(error)})`);
+      }
     },
   },
 });

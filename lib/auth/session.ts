@@ -1,23 +1,30 @@
 import "server-only";
-import { eq } from "drizzle-orm";
 import { getServerSession } from "next-auth";
 import { getDb } from "@/lib/db/client";
-import { users } from "@/lib/db/schema";
 import { getAuthOptions } from "./auth-options";
 import type { RoleName } from "./permissions";
+import { findSessionUser } from "./sessions";
 
-export type SessionUser = { id: number; email: string; name: string | null; role: RoleName };
+export type SessionUser = {
+  id: number;
+  email: string;
+  name: string | null;
+  role: RoleName;
+  /** The sessions row of this request (kept when the user resets their own password). */
+  sessionId?: string | undefined;
+};
 
 /**
- * The signed-in user as the database knows them now: a role change or a disabled account takes
- * effect on the next request, not when the session cookie expires.
+ * The signed-in user as the database knows them now: a role change takes effect on the next
+ * request, and a session that was signed out, or whose user was disabled or had the password
+ * reset, is refused although its cookie has not expired.
  */
 export async function getSessionUser(): Promise<SessionUser | null> {
   const session = await getServerSession(getAuthOptions());
   const id = session?.user?.id;
-  if (typeof id !== "number") return null;
-  const db = await getDb();
-  const [user] = await db.select().from(users).where(eq(users.id, id)).limit(1);
-  if (!user || user.disabled) return null;
-  return { id: user.id, email: user.email, name: user.name, role: user.role };
+  const sid = session?.sid;
+  if (typeof id !== "number" || typeof sid !== "string") return null;
+  const user = await findSessionUser(await getDb(), id, sid);
+  if (!user) return null;
+  return { id: user.id, email: user.email, name: user.name, role: user.role, sessionId: sid };
 }

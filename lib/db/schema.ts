@@ -66,6 +66,50 @@ export const users = pgTable(
   (table) => [uniqueIndex("users_email_lower_idx").on(sql`lower(${table.email})`)],
 );
 
+/**
+ * One row per signed-in browser session. The session cookie (a JWT) carries the row's id; every
+ * request checks the row, so signing out, disabling the user or resetting their password revokes
+ * a copied cookie at once instead of when it expires.
+ */
+export const sessions = pgTable(
+  "sessions",
+  {
+    /** Random, 32 bytes base64url. */
+    id: text("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    /** The address it signed in from (audit and the users page). */
+    address: text("address"),
+  },
+  (table) => [index("sessions_user_idx").on(table.userId)],
+);
+
+/**
+ * Sign-in attempts, for the rate limit (lib/auth/sign-in-limit.ts). In the metadata database so
+ * every server process counts the same attempts. Rows older than a day are deleted as new ones come.
+ */
+export const signInAttempts = pgTable(
+  "sign_in_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    /** The email as typed, lowercased (attempts on unknown accounts count too). */
+    email: text("email").notNull(),
+    address: text("address").notNull(),
+    /** pending (password being checked) | failed | succeeded | limited (refused before the check) */
+    outcome: text("outcome").notNull(),
+  },
+  (table) => [
+    index("sign_in_attempts_email_address_idx").on(table.email, table.address, table.at),
+    index("sign_in_attempts_address_idx").on(table.address, table.at),
+    index("sign_in_attempts_at_idx").on(table.at),
+  ],
+);
+
 export const runs = pgTable(
   "runs",
   {
@@ -266,3 +310,4 @@ export type Schedule = typeof schedules.$inferSelect;
 export type Webhook = typeof webhooks.$inferSelect;
 export type HealthStateRow = typeof healthStates.$inferSelect;
 export type Role = (typeof roleEnum.enumValues)[number];
+export type SessionRow = typeof sessions.$inferSelect;

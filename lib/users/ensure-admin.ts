@@ -3,6 +3,7 @@ import type { Db } from "@/lib/db/client";
 import { users } from "@/lib/db/schema";
 import { appendAudit } from "@/lib/audit/append-audit";
 import { generatePassword, hashPassword } from "@/lib/auth/password";
+import { revokeUserSessions } from "@/lib/auth/sessions";
 
 export type EnsureAdminResult = { created: true; email: string; password: string } | { created: false; email: string; password?: string };
 
@@ -23,6 +24,8 @@ export async function ensureAdmin(db: Db, options: { email: string; resetPasswor
   const passwordHash = await hashPassword(password);
   if (existing) {
     await db.update(users).set({ passwordHash, role: "admin", disabled: false }).where(eq(users.id, existing.id));
+    // Whoever held a session under the old password is signed out.
+    await revokeUserSessions(db, existing.id);
     await appendAudit(db, { action: "users.reset-password", outcome: "succeeded", subject: email, actorEmail: "quickstart" });
     return { created: false, email: existing.email, password };
   }
