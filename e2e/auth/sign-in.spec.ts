@@ -1,10 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { credentials } from "../support/fixtures";
+import { credentials, screenshotPage } from "../support/fixtures";
 
 test("[AUTH] a signed-out visitor is sent to sign-in [S21]", async ({ page }) => {
   await page.goto("/");
   await expect(page).toHaveURL(/\/signin/);
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  await screenshotPage(page, "signin");
 });
 
 test("[AUTH] a wrong password is refused and nothing is shown [S24]", async ({ page }) => {
