@@ -34,7 +34,9 @@ import { pitrOperation } from "@/lib/operations/pitr";
 import { restoreFullOperation } from "@/lib/operations/restore-full";
 import { runOperation } from "@/lib/operations/run-operation";
 import type { Actor, OperationDefinition } from "@/lib/operations/types";
+import { ObjectStore } from "@/lib/engine/offsite/object-store";
 import { createTestMetadataDb, type TestMetadataDb } from "@/test/helpers/metadata-db";
+import { S3RVER_CREDENTIALS, startS3Server } from "@/test/helpers/s3-server";
 import { parseArgs, type BenchOptions } from "./args";
 import { buildDataset, type Dataset } from "./dataset";
 import { measureHistoryQuery, summarizeHistory } from "./history-query";
@@ -892,6 +894,69 @@ async function benchHistory(ctx: Context) {
   }
 }
 
+/**
+ * Off-site copies: upload and download of the newest full dump through the object-storage client
+ * (multipart, hashed as sent and received) against copying it within the local repository's disk.
+ * The object storage is s3rver on 127.0.0.1 writing to the same disk, so the ratio is Lifeboat's
+ * own cost (hashing, multipart, HTTP), not a network's.
+ */
+async function benchOffsite(ctx: Context) {
+  say("off-site: upload and download against a local copy");
+  const file = (await lifeboatBackup(ctx, "full")).file;
+  const source = path.join(ctx.repository.dir, file);
+  const bytes = await sizeOf(source);
+  const server = await startS3Server({ dir: path.join(ctx.work, "s3"), bucket: "lifeboat-bench" });
+  const store = new ObjectStore({
+    endpoint: server.endpoint,
+    region: "us-east-1",
+    bucket: "lifeboat-bench",
+    prefix: "bench",
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+  });
+  try {
+    const scratch = path.join(ctx.work, "offsite-scratch");
+    await mkdir(scratch, { recursive: true });
+    const up = await interleave(ctx.options.rounds, [
+      {
+        id: "offsite.upload",
+        label: "Lifeboat upload to object storage (multipart, sha256)",
+        run: async (round) => ({ seconds: (await timed(() => store.putFile(`up-${round}`, source))).seconds, bytes }),
+      },
+      {
+        id: "offsite.local-copy",
+        label: "cp within the local repository's disk",
+        run: async (round) => ({ seconds: (await timed(() => run("cp", [source, path.join(scratch, `copy-${round}`)]))).seconds, bytes }),
+      },
+    ]);
+    const down = await interleave(ctx.options.rounds, [
+      {
+        id: "offsite.download",
+        label: "Lifeboat download from object storage (sha256 checked)",
+        run: async (round) => ({ seconds: (await timed(() => store.getFile(`up-${round}`, path.join(scratch, `down-${round}`)))).seconds, bytes }),
+      },
+      {
+        id: "offsite.local-read",
+        label: "cp back from the local repository's disk",
+        run: async (round) => ({
+          seconds: (await timed(() => run("cp", [path.join(scratch, `copy-${round}`), path.join(scratch, `back-${round}`)]))).seconds,
+          bytes,
+        }),
+      },
+    ]);
+    pushSeries(ctx, ...up, ...down);
+    const u = compare(ctx, "off-site upload vs local copy", up[0]!, up[1]!, `${formatBytes(bytes)} file; s3rver on 127.0.0.1`);
+    const d = compare(ctx, "off-site download vs local copy", down[0]!, down[1]!, `${formatBytes(bytes)} file; s3rver on 127.0.0.1`);
+    const rate = (c: Comparison) => `${(bytes / MiB / c.lifeboatSeconds).toFixed(0)} MiB/s`;
+    ctx.notes.push(
+      `Off-site throughput (loopback s3rver): upload ${rate(u)} (${u.ratio.toFixed(2)}× a local cp's time), download ${rate(d)} (${d.ratio.toFixed(2)}×).`,
+    );
+  } finally {
+    store.destroy();
+    await server.stop();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -980,6 +1045,10 @@ async function main() {
     await benchPitr(ctx, base, walBytes);
     await benchMemory(ctx);
     await benchHistory(ctx);
+    await benchOffsite(ctx).catch((error: unknown) => {
+      ctx.notes.push(`The off-site comparison failed: ${(error as Error).message.slice(0, 300)}`);
+      say(`off-site comparison failed: ${(error as Error).message}`);
+    });
 
     const report: Report = {
       generatedAt: new Date().toISOString(),
