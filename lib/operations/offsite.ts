@@ -1,6 +1,7 @@
 import { InvalidInputError } from "@/lib/engine/errors";
 import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
 import type { Manifest } from "@/lib/engine/repository/manifest";
+import { LocalRepository } from "@/lib/engine/repository/repository";
 import { ZOffsitePushRequest, type TOffsitePushRequest } from "@/lib/validations/operations";
 import type { OperationContext, OperationDefinition } from "./types";
 
@@ -25,11 +26,14 @@ export async function copyOffsite(context: OperationContext, manifests: Manifest
   if (!(repository instanceof MirroredRepository)) return undefined;
   const outcome: OffsiteOutcome = { pushed: [], walShipped: 0, keepLocal: repository.keepLocal };
   try {
-    for (const manifest of manifests) {
+    // This run's artifacts, and any earlier one whose copy failed (it stayed local): a failed
+    // upload is retried by the next backup, not forgotten.
+    const earlier = (await repository.listLocal()).artifacts.map((a) => a.manifest).filter((m) => !manifests.some((n) => n.artifact === m.artifact));
+    for (const manifest of [...manifests, ...earlier.reverse()]) {
       context.progress(`offsite: uploading ${manifest.artifact}`, manifest.sizeBytes);
       await repository.offsite.push(repository, manifest, { signal: context.signal });
-      outcome.pushed.push(manifest.artifact);
-      if (!repository.keepLocal) await repository.discard(manifest.artifact);
+      if (manifests.includes(manifest)) outcome.pushed.push(manifest.artifact);
+      if (!repository.keepLocal) await discardLocalCopy(repository, manifest);
     }
     context.progress("offsite: shipping WAL");
     outcome.walShipped = (await repository.offsite.shipWal(repository.archiveDir, { signal: context.signal })).shipped.length;
@@ -39,6 +43,17 @@ export async function copyOffsite(context: OperationContext, manifests: Manifest
     context.warn(`off-site copy ${outcome.error} (kept locally; the next backup or npm run offsite -- push sends it)`);
   }
   return outcome;
+}
+
+/**
+ * Object storage only: the local copy goes once the bucket's copy is checked complete (every
+ * object present with the manifest's size and sha256, a folder's file list too), never on the
+ * strength of its manifest alone.
+ */
+async function discardLocalCopy(repository: MirroredRepository, manifest: Manifest): Promise<void> {
+  const offsite = await repository.offsite.verify(manifest);
+  if (!offsite.ok) throw new Error(`the bucket's copy of ${manifest.artifact} is incomplete (${offsite.problems.join("; ")}); the local copy is kept`);
+  await LocalRepository.prototype.discard.call(repository, manifest.artifact);
 }
 
 export type OffsitePushResult = { description: string; pushed: string[]; already: number; walShipped: number; walPending: number; removedLocally: string[] };
@@ -69,7 +84,7 @@ export const offsitePushOperation: OperationDefinition<TOffsitePushRequest, Offs
       if ((await repository.offsite.push(repository, manifest, { signal: context.signal })) === "pushed") result.pushed.push(manifest.artifact);
       else result.already++;
       if (!repository.keepLocal) {
-        await repository.discard(manifest.artifact);
+        await discardLocalCopy(repository, manifest);
         result.removedLocally.push(manifest.artifact);
       }
     }

@@ -4,7 +4,8 @@ import { findFreePort } from "@/lib/engine/cluster/free-port";
 import { handToOsUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { InvalidInputError } from "@/lib/engine/errors";
 import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
-import { planPitr, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
+import { listBaseBackups, planPitr, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
+import { parseLsn, segmentFileName, segmentOf } from "@/lib/engine/wal/wal-names";
 import { describeTarget, parseRecoveryTarget, type RecoveryTarget } from "@/lib/engine/pitr/recovery-target";
 import { pitrInPlace, pitrToNewInstance, type PitrOutcome } from "@/lib/engine/pitr/run-pitr";
 import { backupTimestamp } from "@/lib/engine/repository/artifact-kinds";
@@ -63,7 +64,13 @@ async function fetchOffsiteWal(context: OperationContext): Promise<void> {
   if (!(repository instanceof MirroredRepository)) return;
   try {
     await repository.prepareArchive();
-    const fetched = await repository.offsite.fetchWal(repository.archiveDir, { concurrency: 4 });
+    // Only from the oldest base backup's first segment on: older WAL cannot be replayed from any base.
+    const oldest = (await listBaseBackups(repository))[0];
+    const from =
+      oldest?.walStartLsn && oldest.timeline
+        ? segmentFileName(oldest.timeline, segmentOf(parseLsn(oldest.walStartLsn), oldest.walSegmentSize), oldest.walSegmentSize)
+        : undefined;
+    const fetched = await repository.offsite.fetchWal(repository.archiveDir, { concurrency: 4, from });
     if (fetched.length) {
       await handToOsUser(context.target.osUser, ...fetched.map((n) => path.join(repository.archiveDir, n)));
       context.progress(`fetched ${fetched.length} WAL files from ${repository.offsite.description}`);

@@ -1,4 +1,5 @@
 import "server-only";
+import { hostname } from "node:os";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -110,6 +111,11 @@ async function recoveredInstance(context: ActionContext, runId: number) {
   if (run.status !== "succeeded" || !data || data.mode !== "new-instance")
     throw new PitrInstanceError(`Run ${runId} did not leave a recovered instance (it is ${run.status}${data?.mode === "in-place" ? ", in place" : ""}).`);
   const [row] = run.targetId === null ? [] : await context.db.select({ name: targets.name }).from(targets).where(eq(targets.id, run.targetId)).limit(1);
+  // The instance runs where the worker ran the recovery: from another host, 127.0.0.1 is not it.
+  if (run.host && run.host !== hostname())
+    throw new PitrInstanceError(
+      `The recovered instance of run ${runId} runs on ${run.host}, not on this dashboard's host (${hostname()}): look into it or stop it there (pg_ctl stop -D <folder>).`,
+    );
   const target = await resolveTarget({ env: context.env, db: context.db, name: row?.name });
   return { run, data, target, connection: { ...target.connection, host: "127.0.0.1", port: data.port } };
 }

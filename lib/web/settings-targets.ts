@@ -59,6 +59,13 @@ async function passwordOf(db: Db, env: TEnv, form: TTargetForm, seal = true): Pr
       return { password: form.password, ref };
     }
     case "env": {
+      // The variable names a target: its password goes only to the address that target already has
+      // (a new target, or a changed address, is first saved with the password typed or "save anyway").
+      const existing = await currentRow(db, form.name);
+      if (existing && !sameAddress(existing, form))
+        throw new InvalidInputError(
+          `The host, port or user changed: ${passwordVariableFor(form.name)} is not sent to a new address. Type the password, or save the new address first.`,
+        );
       const variable = passwordVariableFor(form.name);
       const password = readPasswordVariable(variable);
       if (password === undefined)
@@ -70,8 +77,9 @@ async function passwordOf(db: Db, env: TEnv, form: TTargetForm, seal = true): Pr
       if (!row) throw new InvalidInputError(`There is no target ${form.name} whose password could be kept; type one.`);
       if (!row.passwordRef) return { password: undefined, ref: null };
       // A sealed password is bound to host, port and user: it is never sent to another address.
-      if (row.passwordRef.startsWith("enc:") && !sameAddress(row, form))
-        throw new InvalidInputError("The host, port or user changed: the stored password is sealed to the old address. Type the password again.");
+      // A stored password (sealed, or an env: reference) is never sent to another address.
+      if (!sameAddress(row, form))
+        throw new InvalidInputError("The host, port or user changed: the stored password is not sent to a new address. Type the password again.");
       const password = resolveTargetPassword(
         row.passwordRef,
         { name: row.name, host: row.host, port: row.port, user: row.username, isDefault: false },

@@ -64,7 +64,7 @@ describe("settings: targets with write-only passwords, schedules, retention", ()
   it("keeps a stored password on edit, but never sends it to a changed address", async () => {
     const edit: TTargetForm = { ...form, mode: "edit", passwordMode: "keep", password: undefined };
     expect((await saveTargetForm(meta.db, env, edit)).probe.ok).toBe(true);
-    await expect(testTargetForm(meta.db, env, { ...edit, user: "postgres" })).rejects.toThrow(/sealed to the old address\. Type the password again/);
+    await expect(testTargetForm(meta.db, env, { ...edit, user: "postgres" })).rejects.toThrow(/not sent to a new address\. Type the password again/);
   });
 
   it("leaves the default target to DB_* and removes others", async () => {

@@ -110,9 +110,16 @@ export class ObjectStore {
     // The sha256 is stored as metadata, so it must be known before the upload completes: the
     // manifest's when there is one (checked against what was sent, after), else a first pass.
     const sha256 = options.expectSha256 ?? (await sha256Of(file));
+    // Opened before the upload starts, so a missing or unreadable file is a plain error here; a
+    // read error later is passed on to the body (pipe() would drop it and crash the process).
+    const source = createReadStream(file);
+    await new Promise<void>((resolve, reject) => source.once("open", () => resolve()).once("error", reject)).catch((error: unknown) => {
+      throw new ObjectStoreError(`${name} cannot be read for upload: ${(error as Error).message}`);
+    });
+    source.once("error", (error) => hashing.destroy(error));
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.config.bucket, Key: this.key(name), Body: createReadStream(file).pipe(hashing), Metadata: { sha256 } },
+      params: { Bucket: this.config.bucket, Key: this.key(name), Body: source.pipe(hashing), Metadata: { sha256 } },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,

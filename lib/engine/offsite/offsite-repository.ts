@@ -170,12 +170,24 @@ export class OffsiteRepository {
   async discard(manifest: Manifest): Promise<void> {
     await this.store.remove([this.name(manifestFileName(manifest.artifact))]);
     const objects = await this.store.list(this.name(manifest.artifact));
-    await this.store.remove([...objects.map((o) => o.name), this.name(layoutName(manifest.artifact))]);
+    await this.store.remove([...objects.map((o) => o.name), this.name(manifest.artifact), this.name(layoutName(manifest.artifact))]);
   }
 
   /** Each of the manifest's objects present with its size and the sha256 recorded when it was uploaded (no download). */
   async verify(manifest: Manifest): Promise<VerifyResult> {
     const problems: string[] = [];
+    // A folder artifact is only restorable with its file list (and every file in it).
+    if (manifest.files.some((f) => f.name !== manifest.artifact)) {
+      const layout = await this.readLayout(manifest.artifact).catch(() => undefined);
+      if (!layout) problems.push(`${layoutName(manifest.artifact)} is missing from the bucket`);
+      else {
+        const present = new Set(
+          (await this.store.list(this.name(manifest.artifact))).map((o) => o.name.slice(this.targetName.length + manifest.artifact.length + 2)),
+        );
+        const missing = layout.files.filter((f) => !present.has(f));
+        if (missing.length) problems.push(`${missing.length} file(s) of ${manifest.artifact} are missing from the bucket (${missing.slice(0, 3).join(", ")})`);
+      }
+    }
     for (const file of manifest.files) {
       const head = await this.store.head(this.name(file.name));
       if (!head) problems.push(`${file.name} is missing from the bucket`);
@@ -232,9 +244,16 @@ export class OffsiteRepository {
    * archive is empty (a new host, a lost disk) replays from the bucket without a round trip per
    * segment during recovery.
    */
-  async fetchWal(archiveDir: string, options: { concurrency?: number | undefined; from?: string | undefined } = {}): Promise<string[]> {
+  async fetchWal(
+    archiveDir: string,
+    options: { concurrency?: number | undefined; /** The first segment needed (the oldest base backup's start). */ from?: string | undefined } = {},
+  ): Promise<string[]> {
     const local = new Set(await localArchiveFiles(archiveDir));
-    const names = [...(await this.archivedNames())].filter((n) => !local.has(n) && (!options.from || n.endsWith(".history") || n >= options.from)).sort();
+    // Segments (and backup labels, partials) from `from`'s position on, whatever their timeline; every history file.
+    const position = (name: string) => name.slice(8, 24);
+    const names = [...(await this.archivedNames())]
+      .filter((n) => !local.has(n) && (!options.from || n.endsWith(".history") || position(n) >= position(options.from)))
+      .sort();
     await mkdir(archiveDir, { recursive: true, mode: 0o700 });
     const queue = [...names];
     const worker = async () => {
@@ -360,6 +379,16 @@ export class MirroredRepository extends LocalRepository {
     ];
     artifacts.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt) || a.manifest.kind.localeCompare(b.manifest.kind));
     return { artifacts, unreadable: [...local.unreadable, ...remote.unreadable] };
+  }
+
+  /**
+   * Retention's removal: the local copy and the bucket's (the manifest first on each side). The
+   * bucket follows the same plan as the folder; a separate off-site retention is not built yet.
+   */
+  override async discard(artifact: string): Promise<void> {
+    const inBucket = await this.offsite.readManifest(artifact).catch(() => undefined);
+    await super.discard(artifact);
+    if (inBucket) await this.offsite.discard(inBucket);
   }
 
   /** Make an artifact local (fetching and verifying it from the bucket when only the bucket has it). */

@@ -114,6 +114,19 @@ export const writeBaseBackup: ArtifactWriter = async (input) => {
   const compression = settings.baseCompression ?? "none";
   const backupLabel = `lifeboat ${input.timestamp}`;
   if (compression !== "none") {
+    // In tar format each tablespace is a tar of its own, and recovery lays down only base.tar:
+    // PostgreSQL would then follow tablespace_map to the original tablespace's folder (on this host,
+    // the live cluster's files). Refuse rather than write a backup that recovers into production.
+    const tablespaces = await withClient(target.connection, async (c) =>
+      (await c.query<{ spcname: string }>("select spcname from pg_tablespace where spcname not in ('pg_default', 'pg_global') order by 1")).rows.map(
+        (r) => r.spcname,
+      ),
+    );
+    if (tablespaces.length)
+      throw new LifeboatError(
+        "TABLESPACES_UNSUPPORTED",
+        `The cluster has tablespaces (${tablespaces.join(", ")}), which a compressed base backup cannot carry safely yet: set LIFEBOAT_BASE_COMPRESSION=none, or back it up with pg_basebackup --tablespace-mapping by hand.`,
+      );
     // pg_basebackup writes base.tar.<zst|lz4>, pg_wal.tar (the WAL streamed during the backup)
     // and backup_manifest. pg_verifybackup reads only plain backups before PostgreSQL 18: every
     // file's sha256 is in Lifeboat's manifest instead, checked before any restore, and a drill

@@ -181,6 +181,14 @@ async function layDownBaseBackup(options: RunPitrOptions, dataDir: string): Prom
     // cp -a keeps modes and is far faster than a per-file copy in JavaScript; argument array, no shell.
     await execChild("cp", ["-a", `${source}/.`, dataDir], { signal: options.signal });
   }
+  // A tablespace_map would send recovery to the original tablespaces' folders (the live
+  // cluster's, on this host): no base backup Lifeboat recovers from may carry one.
+  // (pg_basebackup's tar format always writes the file; only an empty one is harmless.)
+  const tablespaceMap = await readFile(path.join(dataDir, "tablespace_map"), "utf8").catch(() => "");
+  if (tablespaceMap.trim() !== "")
+    throw new PitrFailedError(
+      `The base backup ${options.plan.base.artifact} carries tablespaces (tablespace_map), which Lifeboat does not recover yet; nothing was started. Recover it by hand with tablespace mappings.`,
+    );
   await rm(path.join(dataDir, "backup_manifest"), { force: true });
   await mkdir(path.join(dataDir, "pg_wal", "archive_status"), { recursive: true, mode: 0o700 });
   await writeFile(path.join(dataDir, "recovery.signal"), "");
@@ -475,7 +483,10 @@ export async function pitrToNewInstance(options: RunPitrOptions & { baseDir: str
 async function verifyBaseBackup(options: RunPitrOptions): Promise<void> {
   const folder = path.join(options.repository.dir, options.plan.base.artifact);
   // A streamed or tar backup: every file's sha256 was checked against Lifeboat's manifest (pg_verifybackup reads only plain backups before 18).
-  if (!existsSync(path.join(folder, "backup_manifest")) || !existsSync(path.join(folder, "PG_VERSION"))) return;
+  // Decided from Lifeboat's manifest, never from the folder's contents: a plain backup missing a
+  // file (PG_VERSION, say) must still be checked, and named as damaged.
+  const tar = options.plan.base.files.some((f) => /\/base\.tar\.(zst|lz4)(\.age)?$/.test(f.name));
+  if (tar || !existsSync(path.join(folder, "backup_manifest"))) return;
   options.onPhase?.("verifying the base backup (pg_verifybackup)");
   try {
     await runPgTool({ tool: "pg_verifybackup", args: [folder], pgBinDir: options.pgBinDir, signal: options.signal });

@@ -27,6 +27,13 @@ export async function POST(request: Request, { params }: { params: Promise<{ kin
   if (!Object.hasOwn(OPERATIONS, kind)) return Response.json({ error: `There is no operation ${JSON.stringify(kind)}.` }, { status: 404 });
   const body: unknown = await request.json().catch(() => undefined);
   if (body === undefined) return Response.json({ error: "The body must be JSON: the operation's input." }, { status: 400 });
+  // A web request never names a folder or port on the worker's host: the dashboard's PITR action
+  // picks them itself (the CLI's --data-dir/--port are for people at the host).
+  if (kind === "pitr" && typeof body === "object" && body !== null && ("dataDir" in body || "port" in body))
+    return Response.json(
+      { error: "dataDir and port cannot be chosen through the API; the recovered instance's folder and port are picked on the worker." },
+      { status: 400 },
+    );
   const result = await operationAction(kind as OperationKind)(body);
   if (result.ok) return Response.json(result.data, { status: 202 });
   return Response.json({ error: result.error, code: result.code }, { status: STATUS[result.code] ?? 422 });
