@@ -63,13 +63,14 @@ describe("a tampered catalog entry or manifest reaches no path outside the repos
     expect(rows.map((r) => [r.file, r.status]).sort()).toEqual(names.map((n) => [n, "missing"]).sort());
 
     for (const fileName of [...names, "full_backup_2026-01-02T00-00-00Z.dump\0../../outside.dump"]) {
+      // One at a time: a promise created before the previous one is awaited could reject unhandled.
       const attempts = [
-        restoreFullBackup({ repository, connection, fileName }),
-        restoreJsonExport({ repository, connection, fileName, tables: ["users"] }),
-        restoreEnvironment({ repository, fileName, outDir: path.join(work, "env-out"), identities: [] }),
+        () => restoreFullBackup({ repository, connection, fileName }),
+        () => restoreJsonExport({ repository, connection, fileName, tables: ["users"] }),
+        () => restoreEnvironment({ repository, fileName, outDir: path.join(work, "env-out"), identities: [] }),
       ];
       for (const attempt of attempts) {
-        const error = await attempt.catch((e: unknown) => e as Error);
+        const error = await attempt().catch((e: unknown) => e as Error);
         expect(error, fileName).toBeInstanceOf(Error);
         expect(
           [UnsafePathError, RestoreRefusedError, UntrustedDataError].some((c) => error instanceof c),
