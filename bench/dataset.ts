@@ -1,4 +1,5 @@
 import pg from "pg";
+import { withPassfile } from "@/lib/engine/pg/passfile";
 import type { PgConnection } from "@/lib/engine/pg/connection";
 import { run } from "./proc";
 
@@ -68,12 +69,11 @@ export async function buildDataset(options: { connection: PgConnection; sizeByte
   const { connection, sizeBytes, say } = options;
   const scale = pgbenchScaleFor(sizeBytes);
   say(`pgbench -i -s ${scale}`);
-  await run(
-    options.pgbench,
-    ["-i", "-q", "-s", String(scale), "-h", connection.host, "-p", String(connection.port), "-U", connection.user, connection.database],
-    {
-      env: { ...process.env, PGPASSWORD: connection.password ?? "" },
-    },
+  // The password through a per-job passfile (DESIGN.md), never PGPASSWORD.
+  await withPassfile(connection, (passfile) =>
+    run(options.pgbench, ["-i", "-q", "-s", String(scale), "-h", connection.host, "-p", String(connection.port), "-U", connection.user, connection.database], {
+      env: { ...process.env, ...(passfile ? { PGPASSFILE: passfile } : {}) },
+    }),
   );
   const client = new pg.Client({ ...connection, password: connection.password ?? "" });
   await client.connect();

@@ -22,6 +22,7 @@ import { asClusterUser, CLUSTER_OS_USER, handToClusterUser, isRoot } from "@/lib
 import { generateKeyPair } from "@/lib/engine/crypto/age";
 import { listTables, summarizeTables } from "@/lib/engine/logical/catalog-queries";
 import { findPgBinary } from "@/lib/engine/pg/find-pg-binary";
+import { passfileLine } from "@/lib/engine/pg/passfile";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { baseBackupArgs } from "@/lib/engine/physical/write-base-backup";
 import { LocalRepository } from "@/lib/engine/repository/repository";
@@ -986,7 +987,9 @@ async function main() {
   try {
     await cluster.start();
     await cluster.query(`create database ${TARGET}`);
-    await writeFile(passfile, `127.0.0.1:${cluster.port}:*:${cluster.superuser}:${PASSWORD.replace(/[\\:]/g, "\\$&")}\n`, { mode: 0o600 });
+    await writeFile(passfile, `${passfileLine({ host: "127.0.0.1", port: cluster.port, database: TARGET, user: cluster.superuser, password: PASSWORD })}\n`, {
+      mode: 0o600,
+    });
     const ctx: Context = {
       options,
       work,

@@ -4,11 +4,9 @@
  * cron job or monitor can alert on it. A read-only check: no run record, one log line on alert.
  */
 import { Command } from "commander";
-import { recordArchiverSample } from "@/lib/catalog/record-archiver-sample";
 import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
-import { sampleArchiver } from "@/lib/engine/wal/sample-archiver";
 import { formatBytes } from "@/lib/format";
-import { identities } from "@/lib/operations/settings";
+import { sampleTargetArchiver } from "@/lib/health/sample-target";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 import { openCliSession, runCli, warn } from "./context";
 
@@ -24,18 +22,8 @@ runCli(async () => {
   const session = await openCliSession();
   try {
     const target = await resolveTarget({ env: session.env, db: session.meta?.db, name: opts.target });
-    const stats = await sampleArchiver(target.connection, {
-      archive: {
-        dir: target.repository.archiveDir,
-        streamDir: target.repository.streamDir,
-        pgBinDir: session.env.PG_BIN_DIR,
-        identities: await identities(session.env).catch((error: unknown) => {
-          warn(`the archive cannot be decrypted: ${(error as Error).message}`);
-          return [];
-        }),
-      },
-    });
-    if (session.meta && target.id !== null) await recordArchiverSample(session.meta.db, target.id, stats);
+    // The same sampler (and record) as the worker's: on the database host the backlog is read from the files too.
+    const stats = (await sampleTargetArchiver({ db: session.meta?.db, env: session.env, target, onWarning: warn }))!;
     // With an off-site copy: how far the bucket's WAL is behind the local archive (part of the RPO exposure if the host is lost).
     const repository = target.repository;
     const offsite =
