@@ -156,6 +156,11 @@ export const ZEnv = z.object({
   LIFEBOAT_S3_CREDENTIALS_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
   /** Where backups are kept: local only, object storage only (the local folder only stages), or both (3-2-1). */
   LIFEBOAT_REPOSITORIES: z.preprocess(emptyToUndefined, z.enum(["local", "offsite", "both"], { error: "must be local, offsite or both" }).optional()),
+  /** Days the off-site copy keeps each backup (its own retention; default: the local days). */
+  LIFEBOAT_OFFSITE_RETENTION_DAYS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int("must be whole days").min(1, "must be 1 to 36500 days").max(36_500, "must be 1 to 36500 days").optional(),
+  ),
 });
 
 export type TEnv = z.infer<typeof ZEnv>;

@@ -98,9 +98,24 @@ function RetentionRow({ retention, canManage }: { retention: SettingsRetention; 
   );
 }
 
+function PlannedDeletes({ plan }: { plan: RetentionPlan }) {
+  if (!plan.deletes.length) return null;
+  return (
+    <ul className="list-disc space-y-0.5 pl-5 text-xs">
+      {plan.deletes.map((d) => (
+        <li key={d.artifact}>
+          <span className="font-mono">{d.artifact}</span> ({formatBytes(d.sizeBytes)}): {d.reason}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function DryRun({ runId }: { runId: number }) {
   const [run, setRun] = useState<RunView | null>(null);
-  const data = run?.result?.data as { plan?: RetentionPlan; windowBefore?: Window; windowAfter?: Window } | undefined;
+  const data = run?.result?.data as
+    { plan?: RetentionPlan; windowBefore?: Window; windowAfter?: Window; offsite?: { description: string; days: number; plan: RetentionPlan } } | undefined;
+  const offsite = data?.offsite;
   const plan = data?.plan;
   const stretches = (w: Window | undefined) => w?.stretches?.map((s) => `${formatUtc(s.from.time)} → ${formatUtc(s.to.time)}`).join("; ") || "none";
   return (
@@ -112,14 +127,15 @@ function DryRun({ runId }: { runId: number }) {
             A cleanup now would delete {plan.deletes.length} backup(s) and {plan.walDeletes.length} WAL file(s), freeing {formatBytes(plan.bytesFreed)}; it
             keeps {plan.keeps.length}. Nothing was deleted.
           </p>
-          {plan.deletes.length ? (
-            <ul className="list-disc space-y-0.5 pl-5 text-xs">
-              {plan.deletes.map((d) => (
-                <li key={d.artifact}>
-                  <span className="font-mono">{d.artifact}</span> ({formatBytes(d.sizeBytes)}): {d.reason}
-                </li>
-              ))}
-            </ul>
+          <PlannedDeletes plan={plan} />
+          {offsite ? (
+            <>
+              <p className="font-medium" data-testid="retention-preview-offsite">
+                Off-site ({offsite.description}, kept {offsite.days} days): would delete {offsite.plan.deletes.length} backup(s) and{" "}
+                {offsite.plan.walDeletes.length} WAL file(s), freeing {formatBytes(offsite.plan.bytesFreed)}; it keeps {offsite.plan.keeps.length}.
+              </p>
+              <PlannedDeletes plan={offsite.plan} />
+            </>
           ) : null}
           <p className="text-xs text-slate-500 dark:text-slate-400">
             Recoverable window now: {stretches(data?.windowBefore)}; after: {stretches(data?.windowAfter)}.

@@ -65,6 +65,8 @@ export const ZCleanupRequest = z.object({
   dryRun: z.boolean().optional(),
   /** Keep every kind this many days (default 7, the seed's). */
   days: z.coerce.number({ error: "must be a number of days" }).int("must be whole days").min(1, "must be at least 1 day").max(36500).optional(),
+  /** The off-site copy keeps every kind this many days (default LIFEBOAT_OFFSITE_RETENTION_DAYS, else the local days). */
+  offsiteDays: z.coerce.number({ error: "must be a number of days" }).int("must be whole days").min(1, "must be at least 1 day").max(36500).optional(),
   /** However old, keep the newest this many verified backups of each kind (default 1). */
   keepNewest: z.coerce
     .number({ error: "must be a number" })

@@ -5,6 +5,7 @@ import { isArtifactName, kindOfFileName, KIND_LABELS, manifestFileName, type Art
 import type { Manifest, VerifyResult } from "../repository/manifest";
 import { isConfinedRelativeName } from "../repository/paths";
 import { LocalRepository, parseTargetManifest, type ListedArtifact, type RepositoryListing } from "../repository/repository";
+import { localRetentionSide, type RetentionSide } from "../retention/plan-retention";
 import { ObjectStoreError, type ObjectStore } from "./object-store";
 
 /** Where an artifact is held: the local folder, the object storage, or both. */
@@ -72,6 +73,17 @@ export class OffsiteRepository {
     if (!kindOfFileName(artifact)) throw new UntrustedDataError(`${JSON.stringify(artifact)} is not the name of a Lifeboat artifact.`);
     const text = await this.store.getText(this.name(manifestFileName(artifact)));
     return parseTargetManifest(text, artifact, this.targetName);
+  }
+
+  /** The artifacts whose manifest is in the bucket (names only: one listing, no manifest read). */
+  async artifactNames(): Promise<Set<string>> {
+    const objects = [...(await this.store.list(this.targetName, { shallow: true })), ...(await this.store.list(this.name("base"), { shallow: true }))];
+    const names = new Set<string>();
+    for (const object of objects) {
+      const file = object.name.slice(this.targetName.length + 1);
+      if (file.endsWith(".manifest.json") && !path.basename(file).startsWith(".")) names.add(file.slice(0, -".manifest.json".length));
+    }
+    return names;
   }
 
   async has(artifact: string): Promise<boolean> {
@@ -166,11 +178,43 @@ export class OffsiteRepository {
     return result;
   }
 
-  /** Remove an artifact from the bucket: its manifest first (it is no longer listed), then its files. */
-  async discard(manifest: Manifest): Promise<void> {
-    await this.store.remove([this.name(manifestFileName(manifest.artifact))]);
-    const objects = await this.store.list(this.name(manifest.artifact));
-    await this.store.remove([...objects.map((o) => o.name), this.name(manifest.artifact), this.name(layoutName(manifest.artifact))]);
+  /** Remove an artifact from the bucket: its manifest first (it is no longer listed), then its files. Idempotent. */
+  async discard(artifact: string): Promise<void> {
+    if (!kindOfFileName(artifact)) throw new UntrustedDataError(`${JSON.stringify(artifact)} is not the name of a Lifeboat artifact.`);
+    await this.store.remove([this.name(manifestFileName(artifact))]);
+    const objects = await this.store.list(this.name(artifact));
+    await this.store.remove([...objects.map((o) => o.name), this.name(artifact), this.name(layoutName(artifact))]);
+  }
+
+  /**
+   * The bucket's copy as retention sees it: its own listing, checks and WAL, so it keeps its own
+   * retention (drills recorded in the local folder still count for an artifact both hold).
+   */
+  retentionSide(local: LocalRepository): RetentionSide {
+    const archive = (name: string) => this.name(`archive/${name}`);
+    return {
+      targetName: this.targetName,
+      description: this.description,
+      list: () => this.list(),
+      verify: (manifest) => this.verify(manifest),
+      readVerification: (artifact) => local.readVerification(artifact),
+      holds: async (artifact) =>
+        kindOfFileName(artifact) !== undefined &&
+        ((await this.has(artifact)) || (await this.store.head(this.name(artifact))) !== undefined || (await this.store.list(this.name(artifact))).length > 0),
+      discard: (artifact) => this.discard(artifact),
+      walFiles: async () => {
+        const prefix = this.name("archive/");
+        return (await this.store.list(this.name("archive")))
+          .map((o) => ({ name: o.name.slice(prefix.length), sizeBytes: o.size }))
+          .filter((f) => ARCHIVE_FILE.test(f.name));
+      },
+      removeWal: async (name) => {
+        if (!ARCHIVE_FILE.test(name)) throw new UntrustedDataError(`${JSON.stringify(name)} is not a WAL archive file.`);
+        if (!(await this.store.head(archive(name)))) return false;
+        await this.store.remove([archive(name)]);
+        return true;
+      },
+    };
   }
 
   /** Each of the manifest's objects present with its size and the sha256 recorded when it was uploaded (no download). */
@@ -381,14 +425,33 @@ export class MirroredRepository extends LocalRepository {
     return { artifacts, unreadable: [...local.unreadable, ...remote.unreadable] };
   }
 
-  /**
-   * Retention's removal: the local copy and the bucket's (the manifest first on each side). The
-   * bucket follows the same plan as the folder; a separate off-site retention is not built yet.
-   */
+  /** Remove an artifact from both copies (the manifest first on each side). Retention works on each copy apart: `retentionSides`. */
   override async discard(artifact: string): Promise<void> {
-    const inBucket = await this.offsite.readManifest(artifact).catch(() => undefined);
     await super.discard(artifact);
-    if (inBucket) await this.offsite.discard(inBucket);
+    await this.offsite.discard(artifact);
+  }
+
+  /**
+   * The two copies as retention sees them, each planned with its own days. The local folder keeps
+   * whatever the bucket does not hold yet (an artifact whose upload failed, WAL not shipped yet):
+   * a copy that keeps failing never costs the only one.
+   */
+  async retentionSides(): Promise<{ local: RetentionSide; offsite: RetentionSide }> {
+    const inBucket = await this.offsite.artifactNames();
+    const shipped = await this.offsite.archivedNames();
+    const local = await this.listLocal();
+    return {
+      local: localRetentionSide(this, {
+        list: async () => local,
+        discard: (artifact) => LocalRepository.prototype.discard.call(this, artifact),
+        protect: {
+          artifacts: new Set(local.artifacts.map((a) => a.manifest.artifact).filter((a) => !inBucket.has(a))),
+          wal: new Set((await localArchiveFiles(this.archiveDir)).filter((n) => !shipped.has(n))),
+          why: `it is not in ${this.offsite.description} yet`,
+        },
+      }),
+      offsite: this.offsite.retentionSide(this),
+    };
   }
 
   /** Make an artifact local (fetching and verifying it from the bucket when only the bucket has it). */

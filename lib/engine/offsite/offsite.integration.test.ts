@@ -12,7 +12,9 @@ import { withClient } from "@/lib/engine/pg/server-info";
 import { LocalRepository } from "@/lib/engine/repository/repository";
 import { BackupLog } from "@/lib/log/backup-log";
 import { runOperation, type Actor, type OperationOutcome } from "@/lib/operations";
+import { applyRetention, planRetention } from "@/lib/engine/retention/plan-retention";
 import { backupOperation } from "@/lib/operations/backup";
+import { cleanupOperation, type CleanupResult } from "@/lib/operations/cleanup";
 import { offsitePushOperation, type OffsitePushResult } from "@/lib/operations/offsite";
 import { pitrOperation } from "@/lib/operations/pitr";
 import { restoreFullOperation } from "@/lib/operations/restore-full";
@@ -29,6 +31,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const actor: Actor = { label: "test", userId: null, role: null, via: "cli" };
 const APP_PASSWORD = "offsite-App:pw'1";
 const BUCKET = "lifeboat-offsite";
+const DAY_MS = 24 * 60 * 60 * 1000;
+const everyKind = (days: number) => ({ full: days, schema: days, json: days, env: days, base: days });
 
 /**
  * Issue 13: off-site copies in a real S3-compatible server (s3rver, started here) beside the local
@@ -304,5 +308,63 @@ describe("off-site repository in S3-compatible object storage (issue 13)", () =>
     expect(succeeded.length).toBeGreaterThanOrEqual(1);
     const uploads = s3.puts.slice(before).filter((k) => k === `prod/app/${file}` || k === `prod/app/${file}.manifest.json`);
     expect(uploads).toEqual([`prod/app/${file}`, `prod/app/${file}.manifest.json`]);
+  });
+
+  it("each copy keeps its own retention: old backups leave the local folder and stay restorable from the bucket; what the bucket lacks is never deleted locally", async () => {
+    const repository = (await resolveTarget({ env: parseEnv(vars), db: meta.db })).repository as MirroredRepository;
+    // What earlier tests left damaged in the bucket (an altered object) stays as it is.
+    const problemsBefore = (await repository.offsite.check()).problems;
+    const old = await run(backupOperation, { kinds: ["full"] });
+    expect(old.status).toBe("succeeded");
+    const oldFull = old.result!.artifacts.find((a) => a.ok)!.file;
+    // Newer ones that reach the bucket: the newest verified full dump, kept by the floor.
+    expect((await run(backupOperation, { kinds: ["schema", "full"] })).status).toBe("succeeded");
+    // Two whose copy failed (the bucket unreachable): only the local folder holds them (the newer is the floor of its kind).
+    const unreachable = { ...vars, LIFEBOAT_S3_ENDPOINT: "http://127.0.0.1:1" };
+    const unsent = await run(backupOperation, { kinds: ["schema"] }, unreachable);
+    expect(unsent.status).toBe("succeeded");
+    const unsentFile = unsent.result!.artifacts.find((a) => a.ok)!.file;
+    expect((await run(backupOperation, { kinds: ["schema"] }, unreachable)).status).toBe("succeeded");
+
+    // Through the operation (today's clock): each copy is planned with its own days, nothing is old enough yet.
+    const dry = await run<{ target?: string }, CleanupResult>(cleanupOperation, { dryRun: true, days: 1 }, { ...vars, LIFEBOAT_OFFSITE_RETENTION_DAYS: "30" });
+    expect(dry.status, dry.verdict?.error ?? dry.error?.message).toBe("succeeded");
+    expect(dry.result!.offsite).toMatchObject({ days: 30, description: expect.stringContaining("s3://lifeboat-offsite/prod/app") });
+    expect(dry.result!.plan.deletes).toEqual([]);
+    expect(dry.result!.offsite!.plan.deletes).toEqual([]);
+
+    // Ten days on, with 1 day locally and 30 off-site.
+    const sides = await repository.retentionSides();
+    const later = new Date(Date.now() + 10 * DAY_MS);
+    const localPlan = await planRetention({ repository: sides.local, now: later, days: everyKind(1) });
+    const offsitePlan = await planRetention({ repository: sides.offsite, now: later, days: everyKind(30) });
+    expect(offsitePlan.deletes).toEqual([]);
+    expect(localPlan.deletes.map((d) => d.artifact)).toContain(oldFull);
+    expect(localPlan.keeps.find((k) => k.artifact === unsentFile)?.reason).toMatch(
+      /older than 1 days, but it is not in s3:\/\/lifeboat-offsite\/prod\/app .* yet/,
+    );
+    const shipped = await repository.offsite.archivedNames();
+    for (const wal of localPlan.walDeletes) expect(shipped.has(wal.name)).toBe(true);
+    // A plan is applied only to the copy it was made for.
+    await expect(applyRetention(offsitePlan, sides.local)).rejects.toThrow(/was made for s3:\/\//);
+
+    const applied = await applyRetention(localPlan, sides.local);
+    expect(applied.failed).toEqual([]);
+    const listed = (await repository.list()).artifacts;
+    for (const d of localPlan.deletes) expect(listed.find((a) => a.manifest.artifact === d.artifact)?.location).toBe("offsite");
+    expect(listed.find((a) => a.manifest.artifact === unsentFile)?.location).toBe("local");
+    expect((await repository.offsite.check()).problems).toEqual(problemsBefore);
+    // A backup only the bucket holds now is restored from it.
+    const restore = await run(restoreFullOperation, { file: oldFull, into: "after_local_retention" });
+    expect(restore.status, restore.verdict?.error ?? restore.error?.message).toBe("succeeded");
+
+    // Forty days on, the bucket's own retention: its copies go, the newest verified of each kind stays.
+    const bucketPlan = await planRetention({ repository: sides.offsite, now: new Date(Date.now() + 40 * DAY_MS), days: everyKind(30) });
+    expect(bucketPlan.deletes.map((d) => d.artifact)).toContain(oldFull);
+    expect(bucketPlan.keeps.length).toBeGreaterThan(0);
+    expect((await applyRetention(bucketPlan, sides.offsite)).failed).toEqual([]);
+    for (const d of bucketPlan.deletes) expect(await repository.offsite.has(d.artifact)).toBe(false);
+    for (const k of bucketPlan.keeps) expect(await repository.offsite.has(k.artifact)).toBe(true);
+    expect((await repository.offsite.check()).problems.filter((p) => !bucketPlan.deletes.some((d) => p.startsWith(d.artifact)))).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@ import { lstat, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { InvalidInputError, UntrustedDataError } from "../errors";
 import { ARTIFACT_KINDS, KIND_LABELS, kindOfFileName, manifestFileName, type ArtifactKind } from "../repository/artifact-kinds";
-import type { Manifest } from "../repository/manifest";
-import type { Repository } from "../repository/repository";
+import type { Manifest, VerifyResult } from "../repository/manifest";
+import type { Repository, RepositoryListing, Verification } from "../repository/repository";
 import { DEFAULT_SEGMENT_SIZE, parseLsn, parseSegmentFileName, segmentFileName, segmentOf } from "../wal/wal-names";
 
 /** The seed strategy's "retention 7 days", for every kind unless told otherwise. */
@@ -12,8 +12,76 @@ export const DEFAULT_KEEP_NEWEST = 1;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * One copy of a target's backups as retention sees it: the local folder, or the off-site copy in
+ * object storage. Each copy has its own retention (3-2-1: a short one for the fast local copy, a
+ * longer one off-site), planned and applied the same way.
+ */
+export type RetentionSide = {
+  targetName: string;
+  /** Which copy, for plans and messages ("the local folder …", "s3://…"). */
+  description: string;
+  list(): Promise<RepositoryListing>;
+  verify(manifest: Manifest): Promise<VerifyResult>;
+  readVerification(artifact: string): Promise<Verification | undefined>;
+  /** Whether anything of the artifact is still there (manifest or files). */
+  holds(artifact: string): Promise<boolean>;
+  /** Remove the artifact from this copy only: manifest first, then its files. Idempotent. */
+  discard(artifact: string): Promise<void>;
+  /** The WAL archive's files in this copy, with their sizes. */
+  walFiles(): Promise<{ name: string; sizeBytes: number }[]>;
+  /** Remove one WAL archive file; false when it was already gone. */
+  removeWal(name: string): Promise<boolean>;
+  /**
+   * What must stay whatever its age, and why: a local folder mirrored off-site keeps what the
+   * bucket does not hold yet, so an upload that keeps failing never loses the only copy.
+   */
+  protect?: { artifacts: Set<string>; wal: Set<string>; why: string } | undefined;
+  /** Base backups kept elsewhere that the WAL here must still serve (object storage only: the bucket's). */
+  anchorBases?: Manifest[] | undefined;
+};
+
+/** The local folder of a repository as a retention side. */
+export function localRetentionSide(repository: Repository, overrides: Partial<RetentionSide> = {}): RetentionSide {
+  return {
+    targetName: repository.targetName,
+    description: `the local folder ${repository.dir}`,
+    list: () => repository.list(),
+    verify: (manifest) => repository.verify(manifest),
+    readVerification: (artifact) => repository.readVerification(artifact),
+    holds: async (artifact) =>
+      kindOfFileName(artifact) !== undefined &&
+      ((await exists(path.join(repository.dir, manifestFileName(artifact)))) || (await exists(path.join(repository.dir, artifact)))),
+    discard: (artifact) => repository.discard(artifact),
+    walFiles: async () => {
+      const files: { name: string; sizeBytes: number }[] = [];
+      for (const entry of await readdir(repository.archiveDir, { withFileTypes: true }).catch(() => [])) {
+        if (!entry.isFile()) continue;
+        const info = await lstat(path.join(repository.archiveDir, entry.name)).catch(() => undefined);
+        if (info?.isFile()) files.push({ name: entry.name, sizeBytes: info.size });
+      }
+      return files;
+    },
+    removeWal: async (name) => {
+      try {
+        await rm(path.join(repository.archiveDir, name));
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+        throw error;
+      }
+    },
+    ...overrides,
+  };
+}
+
+function asSide(source: Repository | RetentionSide): RetentionSide {
+  return "walFiles" in source ? source : localRetentionSide(source);
+}
+
 export type PlanRetentionOptions = {
-  repository: Repository;
+  /** A repository (its local folder) or one copy of it. */
+  repository: Repository | RetentionSide;
   now: Date;
   /** Days an artifact of each kind is kept after it finished (default 7 for each kind). */
   days?: Partial<Record<ArtifactKind, number>> | undefined;
@@ -41,6 +109,8 @@ export type RetentionWalDelete = { name: string; sizeBytes: number };
 export type RetentionPlan = {
   /** The target the plan was made for: `applyRetention` refuses it for any other repository. */
   target: string;
+  /** The copy it was made for (the local folder, or the off-site copy): applied only there. */
+  copy: string;
   deletes: RetentionDelete[];
   keeps: RetentionKeep[];
   /** Files of the WAL archive (names inside `repository.archiveDir`). */
@@ -74,7 +144,8 @@ type Judged = { manifest: Manifest; finished: number; damaged: boolean; problems
  * start of the oldest kept base backup (the recoverable window stays continuous from it on).
  */
 export async function planRetention(options: PlanRetentionOptions): Promise<RetentionPlan> {
-  const { repository, now } = options;
+  const { now } = options;
+  const repository = asSide(options.repository);
   const keepNewest = options.keepNewest ?? DEFAULT_KEEP_NEWEST;
   const verify = options.verify ?? true;
   if (!Number.isInteger(keepNewest) || keepNewest < 1)
@@ -123,11 +194,13 @@ export async function planRetention(options: PlanRetentionOptions): Promise<Rete
         keeps.push({ artifact, kind, reason: `${reason}${damage}`, damaged: j.damaged });
         if (kind === "base") keptBases.push(j);
       };
+      const pending = repository.protect?.artifacts.has(artifact);
       const young = !Number.isNaN(j.finished) && j.finished >= cutoff;
       const floorReason = `one of the newest ${keepNewest} verified ${label}${keepNewest === 1 ? "" : "s"}`;
       if (young) keep(`finished within the last ${days[kind]} days${floor.has(j) ? ` (${floorReason})` : ""}`);
       else if (floor.has(j)) keep(`${floorReason}: kept past ${days[kind]} days so a good one always remains`);
       else if (Number.isNaN(j.finished)) keep(`its finish time ${JSON.stringify(j.manifest.finishedAt)} cannot be read`);
+      else if (pending) keep(`older than ${days[kind]} days, but ${repository.protect!.why}`);
       else
         deletes.push({
           artifact,
@@ -140,9 +213,13 @@ export async function planRetention(options: PlanRetentionOptions): Promise<Rete
     }
   }
 
-  const wal = await planWal(repository.archiveDir, keptBases, listing.unreadable, notes);
+  // Base backups kept in another copy that this copy's WAL serves (object storage only) anchor it too.
+  for (const manifest of repository.anchorBases ?? [])
+    if (manifest.kind === "base" && !keptBases.some((b) => b.manifest.artifact === manifest.artifact))
+      keptBases.push({ manifest, finished: Date.parse(manifest.finishedAt), damaged: false, problems: [] });
+  const wal = await planWal(repository, keptBases, listing.unreadable, notes);
   const bytesFreed = deletes.reduce((sum, d) => sum + d.sizeBytes, 0) + wal.walDeletes.reduce((sum, w) => sum + w.sizeBytes, 0);
-  return { target: repository.targetName, deletes, keeps, ...wal, bytesFreed, notes };
+  return { target: repository.targetName, copy: repository.description, deletes, keeps, ...wal, bytesFreed, notes };
 }
 
 /** Newest finish first; an unreadable finish time sorts last; ties by name (newest timestamp first). */
@@ -157,7 +234,7 @@ function newestFirst(a: Judged, b: Judged): number {
  * base backup. Whenever the anchor is in doubt, every file is kept and a note says why.
  */
 async function planWal(
-  archiveDir: string,
+  side: RetentionSide,
   keptBases: Judged[],
   unreadable: { file: string }[],
   notes: string[],
@@ -194,15 +271,17 @@ async function planWal(
   if (base.damaged) notes.push(`The oldest kept base backup, ${base.manifest.artifact}, is damaged; the WAL from its start on is kept anyway.`);
 
   const walDeletes: (RetentionWalDelete & { segno: bigint })[] = [];
-  const entries = await readdir(archiveDir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const segment = deletableWalSegment(entry.name, segmentSize);
+  let protectedWal = 0;
+  for (const file of await side.walFiles()) {
+    const segment = deletableWalSegment(file.name, segmentSize);
     if (!segment || segment.segno >= firstKept) continue;
-    const info = await lstat(path.join(archiveDir, entry.name)).catch(() => undefined);
-    if (!info?.isFile()) continue;
-    walDeletes.push({ name: entry.name, sizeBytes: info.size, segno: segment.segno });
+    if (side.protect?.wal.has(file.name)) {
+      protectedWal++;
+      continue;
+    }
+    walDeletes.push({ ...file, segno: segment.segno });
   }
+  if (protectedWal) notes.push(`${protectedWal} WAL file(s) older than the oldest kept base backup are kept: ${side.protect!.why}.`);
   // Oldest first, the data before its .sha256: a deletion cut short leaves a continuous window behind.
   walDeletes.sort((a, b) => (a.segno === b.segno ? sidecarLast(a.name, b.name) : a.segno < b.segno ? -1 : 1));
   return { walDeletes: walDeletes.map(({ name, sizeBytes }) => ({ name, sizeBytes })), oldestKeptBase: base.manifest.artifact, walKeptFrom };
@@ -234,9 +313,12 @@ export function deletableWalSegment(name: string, segmentSize = DEFAULT_SEGMENT_
  * error; one that cannot be deleted is reported in `failed` and the rest go on. The plan is checked whole
  * before anything is deleted.
  */
-export async function applyRetention(plan: RetentionPlan, repository: Repository): Promise<RetentionResult> {
+export async function applyRetention(plan: RetentionPlan, source: Repository | RetentionSide): Promise<RetentionResult> {
+  const repository = asSide(source);
   if (plan.target !== repository.targetName)
     throw new UntrustedDataError(`This retention plan was made for target ${JSON.stringify(plan.target)}, not ${repository.targetName}; nothing was deleted.`);
+  if (plan.copy !== repository.description)
+    throw new UntrustedDataError(`This retention plan was made for ${plan.copy}, not ${repository.description}; nothing was deleted.`);
   for (const d of plan.deletes)
     if (kindOfFileName(d.artifact) === undefined)
       throw new UntrustedDataError(`The retention plan names ${JSON.stringify(d.artifact)}, which is not a Lifeboat artifact; nothing was deleted.`);
@@ -248,7 +330,7 @@ export async function applyRetention(plan: RetentionPlan, repository: Repository
 
   const result: RetentionResult = { artifacts: [], wal: [], alreadyGone: [], failed: [], bytesFreed: 0 };
   for (const d of plan.deletes) {
-    const present = (await exists(path.join(repository.dir, manifestFileName(d.artifact)))) || (await exists(path.join(repository.dir, d.artifact)));
+    const present = await repository.holds(d.artifact);
     try {
       // Called even when it looks gone: discard is idempotent and clears whatever a cut-short one left.
       await repository.discard(d.artifact);
@@ -265,10 +347,12 @@ export async function applyRetention(plan: RetentionPlan, repository: Repository
   }
   for (const w of plan.walDeletes) {
     try {
-      await rm(path.join(repository.archiveDir, w.name));
+      if (!(await repository.removeWal(w.name))) {
+        result.alreadyGone.push(w.name);
+        continue;
+      }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") result.alreadyGone.push(w.name);
-      else result.failed.push({ name: w.name, error: (error as Error).message });
+      result.failed.push({ name: w.name, error: (error as Error).message });
       continue;
     }
     result.wal.push(w.name);
