@@ -245,4 +245,29 @@ describe("off-site copy", () => {
     expect(late).toMatchObject({ state: "critical", message: expect.stringContaining("40 archived WAL files are not in s3://b/prod/app") });
     expect(offsite({ ...healthy(), offsite: { ...where, error: "The bucket x does not exist" } })).toMatchObject({ state: "critical" });
   });
+
+  it("judges the backups the bucket lacks by how long they have waited: ok just after a backup, warning after 15 minutes, critical after a day", () => {
+    const backups = (inputs: HealthInputs) => evaluateHealth(inputs).find((c) => c.id === "offsite-backups");
+    const inputs = healthy();
+    const ago = (ms: number) => new Date(inputs.now.getTime() - ms).toISOString();
+    const where = { description: "s3://b/prod/app" };
+    expect(backups(inputs)).toBeUndefined();
+    expect(backups({ ...inputs, offsiteBackups: { ...where, missing: [] } })).toMatchObject({ state: "ok", message: "Every backup is in s3://b/prod/app." });
+    expect(backups({ ...inputs, offsiteBackups: { ...where, missing: [{ artifact: "app-x.dump.zst", finishedAt: ago(60_000) }] } })?.state).toBe("ok");
+    const waiting = backups({
+      ...inputs,
+      offsiteBackups: {
+        ...where,
+        missing: [
+          { artifact: "app-new.dump.zst", finishedAt: ago(60_000) },
+          { artifact: "app-old.dump.zst", finishedAt: ago(40 * 60_000) },
+        ],
+      },
+    });
+    expect(waiting).toMatchObject({ state: "warning", message: expect.stringContaining("2 backups are not in s3://b/prod/app (the oldest, app-old.dump.zst") });
+    expect(waiting?.message).toContain("npm run offsite -- push");
+    expect(backups({ ...inputs, offsiteBackups: { ...where, missing: [{ artifact: "app-x.dump.zst", finishedAt: ago(25 * 3600_000) }] } })?.state).toBe(
+      "critical",
+    );
+  });
 });

@@ -11,7 +11,7 @@ import type { Manifest } from "@/lib/engine/repository/manifest";
 export type HealthState = "ok" | "warning" | "critical";
 
 export type HealthCheck = {
-  /** Stable per target: "last-backup", "size:full", "duration:full", "age:full", "disk", "archiving", "offsite", "rto:full", "rto:partial", "rto:pitr". */
+  /** Stable per target: "last-backup", "size:full", "duration:full", "age:full", "disk", "archiving", "offsite", "offsite-backups", "rto:full", "rto:partial", "rto:pitr". */
   id: string;
   state: HealthState;
   title: string;
@@ -55,6 +55,8 @@ export type HealthInputs = {
   disk: { freeBytes: number; totalBytes: number; growthBytesPerDay: number } | null;
   /** With an off-site repository: its WAL lag behind the local archive, or why it could not be read (null: none configured). */
   offsite?: { description: string; pendingFiles: number; lagSeconds: number } | { description: string; error: string } | null | undefined;
+  /** With an off-site repository: the local backups the bucket does not hold yet (null: none configured or unreadable). */
+  offsiteBackups?: { description: string; missing: { artifact: string; finishedAt: string }[] } | null | undefined;
   thresholds: HealthThresholds;
 };
 
@@ -211,6 +213,25 @@ function offsiteCheck(inputs: HealthInputs): HealthCheck | undefined {
   return check("offsite", "ok", title, `${lag}; a worker ships them every 30 s.`);
 }
 
+/** A backup not off-site for this long is a warning (a copy normally follows its backup at once); for a day, critical. */
+const OFFSITE_BACKUP_WARNING_MS = 15 * 60 * 1000;
+const OFFSITE_BACKUP_CRITICAL_MS = 24 * 60 * 60 * 1000;
+
+/** Local backups the bucket lacks: each is one disk failure away from being lost. */
+function offsiteBackupsCheck(inputs: HealthInputs): HealthCheck | undefined {
+  const offsite = inputs.offsiteBackups;
+  if (!offsite) return undefined;
+  const title = "Off-site backups";
+  if (offsite.missing.length === 0) return check("offsite-backups", "ok", title, `Every backup is in ${offsite.description}.`);
+  const oldest = [...offsite.missing].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt))[0]!;
+  const age = inputs.now.getTime() - Date.parse(oldest.finishedAt);
+  const what = `${offsite.missing.length} backup${offsite.missing.length === 1 ? " is" : "s are"} not in ${offsite.description} (the oldest, ${oldest.artifact}, for ${minutesText(Math.max(0, age))})`;
+  const fix = "check that the bucket is reachable and run npm run offsite -- push";
+  if (!(age <= OFFSITE_BACKUP_CRITICAL_MS)) return check("offsite-backups", "critical", title, `${what}: ${fix}.`);
+  if (age > OFFSITE_BACKUP_WARNING_MS) return check("offsite-backups", "warning", title, `${what}: ${fix}.`);
+  return check("offsite-backups", "ok", title, `${what}; the copy follows each backup.`);
+}
+
 function archivingCheck(inputs: HealthInputs): HealthCheck | undefined {
   if (!inputs.archives) return undefined;
   const title = "WAL archiving";
@@ -305,6 +326,8 @@ export function evaluateHealth(inputs: HealthInputs): HealthCheck[] {
   if (archiving) checks.push(archiving);
   const offsite = offsiteCheck(inputs);
   if (offsite) checks.push(offsite);
+  const offsiteBackups = offsiteBackupsCheck(inputs);
+  if (offsiteBackups) checks.push(offsiteBackups);
   checks.push(...rtoChecks(inputs));
   return checks;
 }

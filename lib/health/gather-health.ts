@@ -126,11 +126,25 @@ export async function gatherHealthInputs(options: { db: Db; env: TEnv; target: R
           (error: unknown) => ({ description: repository.offsite.description, error: (error as Error).message }),
         )
       : null;
+  // …and which local backups it does not hold yet (one listing of the bucket's manifests).
+  const offsiteBackups =
+    repository instanceof MirroredRepository
+      ? await repository.offsite.artifactNames().then(
+          async (inBucket) => ({
+            description: repository.offsite.description,
+            missing: (await repository.listLocal()).artifacts
+              .filter((a) => !inBucket.has(a.manifest.artifact))
+              .map((a) => ({ artifact: a.manifest.artifact, finishedAt: a.manifest.finishedAt })),
+          }),
+          () => null, // an unreadable bucket is already critical in the "offsite" check
+        )
+      : null;
 
   return {
     target: target.name,
     now,
     offsite,
+    offsiteBackups,
     artifacts,
     lastBackupRun,
     backupSchedule,

@@ -325,6 +325,16 @@ describe("off-site repository in S3-compatible object storage (issue 13)", () =>
     expect(unsent.status).toBe("succeeded");
     const unsentFile = unsent.result!.artifacts.find((a) => a.ok)!.file;
     expect((await run(backupOperation, { kinds: ["schema"] }, unreachable)).status).toBe("succeeded");
+    // The health page names the backups the bucket lacks (just taken: not yet a warning).
+    const { gatherHealthInputs } = await import("@/lib/health/gather-health");
+    const { evaluateHealth } = await import("@/lib/health/checks");
+    const target = await resolveTarget({ env: parseEnv(vars), db: meta.db });
+    const health = evaluateHealth(await gatherHealthInputs({ db: meta.db, env: parseEnv(vars), target, now: new Date() }));
+    expect(health.find((c) => c.id === "offsite-backups")).toMatchObject({
+      state: "ok",
+      message: expect.stringContaining(`2 backups are not in s3://lifeboat-offsite/prod/app`),
+    });
+    expect(health.find((c) => c.id === "offsite-backups")?.message).toContain(unsentFile);
 
     // Through the operation (today's clock): each copy is planned with its own days, nothing is old enough yet.
     const dry = await run<{ target?: string }, CleanupResult>(cleanupOperation, { dryRun: true, days: 1 }, { ...vars, LIFEBOAT_OFFSITE_RETENTION_DAYS: "30" });
