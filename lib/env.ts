@@ -156,6 +156,8 @@ export const ZEnv = z.object({
   LIFEBOAT_S3_CREDENTIALS_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
   /** Where backups are kept: local only, object storage only (the local folder only stages), or both (3-2-1). */
   LIFEBOAT_REPOSITORIES: z.preprocess(emptyToUndefined, z.enum(["local", "offsite", "both"], { error: "must be local, offsite or both" }).optional()),
+  /** Encrypt (age, to LIFEBOAT_AGE_RECIPIENTS) everything sent to the bucket; always on when LIFEBOAT_ENCRYPT_BACKUPS is. */
+  LIFEBOAT_S3_ENCRYPT: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
   /** Days the off-site copy keeps each backup (its own retention; default: the local days). */
   LIFEBOAT_OFFSITE_RETENTION_DAYS: z.preprocess(
     emptyToUndefined,

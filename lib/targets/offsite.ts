@@ -1,6 +1,8 @@
+import path from "node:path";
 import type { TEnv } from "@/lib/env";
+import { parseRecipients, readIdentityFile } from "@/lib/engine/crypto/age";
 import { ObjectStore, readCredentialsFile, type ObjectStoreConfig } from "@/lib/engine/offsite/object-store";
-import { MirroredRepository, OffsiteRepository } from "@/lib/engine/offsite/offsite-repository";
+import { MirroredRepository, OffsiteRepository, type OffsiteEncryption } from "@/lib/engine/offsite/offsite-repository";
 import { LocalRepository, type Repository } from "@/lib/engine/repository/repository";
 
 export type RepositoriesMode = "local" | "offsite" | "both";
@@ -40,5 +42,18 @@ export async function repositoryFor(env: TEnv, name: string): Promise<Repository
   const mode = repositoriesMode(env);
   const store = mode === "local" ? undefined : await objectStoreFromEnv(env);
   if (!store) return new LocalRepository(env.BACKUP_DIR, name);
-  return new MirroredRepository(env.BACKUP_DIR, name, new OffsiteRepository(store, name), mode === "both");
+  return new MirroredRepository(env.BACKUP_DIR, name, new OffsiteRepository(store, name, offsiteEncryption(env)), mode === "both");
+}
+
+/**
+ * An encrypted repository (LIFEBOAT_ENCRYPT_BACKUPS) or an encrypted off-site copy alone
+ * (LIFEBOAT_S3_ENCRYPT): the bucket never receives plaintext. Without recipients every upload
+ * fails with a sentence naming LIFEBOAT_AGE_RECIPIENTS, and the local copies stay.
+ */
+function offsiteEncryption(env: TEnv): OffsiteEncryption | undefined {
+  if (!env.LIFEBOAT_S3_ENCRYPT && !env.LIFEBOAT_ENCRYPT_BACKUPS) return undefined;
+  return {
+    recipients: parseRecipients(env.LIFEBOAT_AGE_RECIPIENTS),
+    identities: async () => (env.LIFEBOAT_AGE_IDENTITY_FILE ? readIdentityFile(path.resolve(env.LIFEBOAT_AGE_IDENTITY_FILE)) : []),
+  };
 }

@@ -18,7 +18,9 @@ export type TestS3Server = {
 /** Start s3rver on 127.0.0.1 with one bucket; its objects live in `dir` (a restart on the same dir keeps them). */
 export async function startS3Server(options: { dir: string; bucket: string; port?: number }): Promise<TestS3Server> {
   const port = options.port ?? (await findFreePort());
-  const child: ChildProcess = spawn(process.execPath, [path.join(import.meta.dirname, "s3rver-process.mjs"), options.dir, String(port), options.bucket], {
+  // s3rver's continuation tokens (listings past 1,000 keys) use DES, which Node's OpenSSL 3 only has in its legacy provider.
+  const script = [path.join(import.meta.dirname, "s3rver-process.mjs"), options.dir, String(port), options.bucket];
+  const child: ChildProcess = spawn(process.execPath, ["--openssl-legacy-provider", ...script], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const puts: string[] = [];

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { readFile, rename, rm } from "node:fs/promises";
+import { readFile, rename, rm, stat } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
@@ -14,6 +14,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { decryptStream, encryptStream } from "../crypto/age";
 import { LifeboatError } from "../errors";
 
 /** Where the off-site copies live: any S3-compatible object storage. */
@@ -91,12 +92,15 @@ export class ObjectStore {
   /**
    * Upload a local file (streamed; multipart above one part, so memory stays bounded), hashing
    * what is sent. With `expectSha256`, a file whose bytes no longer match (damaged since it was
-   * written) is refused and the upload aborted: the bucket never receives a bad copy.
+   * written) is refused and the upload aborted: the bucket never receives a bad copy. With
+   * `recipients`, the bytes are encrypted (age) in the stream before they leave the host: the
+   * bucket holds only ciphertext, and the object's metadata records the plain file's sha256 and
+   * size (what its manifest lists), so listings and checks need no key.
    */
   async putFile(
     name: string,
     file: string,
-    options: { expectSha256?: string | undefined; signal?: AbortSignal | undefined } = {},
+    options: { expectSha256?: string | undefined; signal?: AbortSignal | undefined; recipients?: string[] | undefined } = {},
   ): Promise<{ sha256: string; size: number }> {
     const hash = createHash("sha256");
     let size = 0;
@@ -117,9 +121,19 @@ export class ObjectStore {
       throw new ObjectStoreError(`${name} cannot be read for upload: ${(error as Error).message}`);
     });
     source.once("error", (error) => hashing.destroy(error));
+    let body: Readable = source.pipe(hashing);
+    const metadata: Record<string, string> = { sha256 };
+    if (options.recipients) {
+      body = await encryptStream(body, options.recipients).catch(async (error: unknown) => {
+        source.destroy();
+        throw error;
+      });
+      metadata.encryption = "age";
+      metadata["plain-size"] = String((await stat(file)).size);
+    }
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.config.bucket, Key: this.key(name), Body: source.pipe(hashing), Metadata: { sha256 } },
+      params: { Bucket: this.config.bucket, Key: this.key(name), Body: body, Metadata: metadata },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -150,11 +164,16 @@ export class ObjectStore {
     );
   }
 
-  /** Size and recorded sha256 of an object; undefined when there is none. */
-  async head(name: string): Promise<{ size: number; sha256: string | undefined } | undefined> {
+  /**
+   * Size and recorded sha256 of the file an object holds (of the plain file when it was encrypted
+   * on upload); undefined when there is none.
+   */
+  async head(name: string): Promise<{ size: number; sha256: string | undefined; encrypted: boolean } | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(name) }));
-      return { size: head.ContentLength ?? 0, sha256: head.Metadata?.sha256 };
+      const encrypted = head.Metadata?.encryption === "age";
+      const plainSize = Number(head.Metadata?.["plain-size"]);
+      return { size: encrypted && Number.isSafeInteger(plainSize) ? plainSize : (head.ContentLength ?? 0), sha256: head.Metadata?.sha256, encrypted };
     } catch (error) {
       if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404 && error.name !== "NoSuchBucket") return undefined;
       throw this.explain(`read ${name}`, error);
@@ -164,20 +183,31 @@ export class ObjectStore {
   /**
    * Download an object to `file` through a temporary name, hashing what arrives: a download whose
    * sha256 differs from `expect.sha256` (or from the one recorded at upload) is removed and refused.
+   * An object encrypted on upload is decrypted with `identities` as it arrives (age authenticates
+   * every chunk, so altered ciphertext is refused too) and the plain bytes are checked.
    */
   async getFile(
     name: string,
     file: string,
-    expect: { sha256?: string | undefined; size?: number | undefined } = {},
+    expect: { sha256?: string | undefined; size?: number | undefined; identities?: string[] | undefined } = {},
   ): Promise<{ sha256: string; size: number }> {
     const response = await this.call(`download ${name}`, () => this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(name) })));
     const recorded = response.Metadata?.sha256;
+    const encrypted = response.Metadata?.encryption === "age";
     const temp = `${file}.lifeboat-download`;
     const hash = createHash("sha256");
     let size = 0;
     try {
+      let body = response.Body as Readable;
+      if (encrypted) {
+        if (!expect.identities?.length) {
+          body.destroy();
+          throw new ObjectStoreError(`${name} is encrypted (age): set LIFEBOAT_AGE_IDENTITY_FILE to the key that decrypts it.`);
+        }
+        body = await decryptStream(body, expect.identities);
+      }
       await pipeline(
-        response.Body as Readable,
+        body,
         new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             hash.update(chunk);
@@ -197,7 +227,12 @@ export class ObjectStore {
       return { sha256, size };
     } catch (error) {
       await rm(temp, { force: true });
-      throw error instanceof LifeboatError ? error : this.explain(`download ${name}`, error);
+      if (error instanceof LifeboatError && error.code !== "ENCRYPTION") throw error;
+      if (encrypted)
+        throw new ObjectStoreError(
+          `${name} in ${this.description} cannot be decrypted (${(error as Error).message.replace(/\.$/, "")}): it was altered or damaged in the bucket, or the key is not the one it was encrypted to; it was not used.`,
+        );
+      throw this.explain(`download ${name}`, error);
     }
   }
 

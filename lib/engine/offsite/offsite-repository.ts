@@ -37,14 +37,34 @@ export type OffsiteLag = {
  * objects read back are untrusted: names are checked, and every byte downloaded is hashed against
  * the manifest before anything uses it.
  */
+/**
+ * An encrypted off-site repository: every file is encrypted (age) on its way to the bucket unless
+ * it already is (an .age artifact or segment), and decrypted with the identities on its way back.
+ */
+export type OffsiteEncryption = {
+  recipients: string[];
+  /** Read only when something encrypted is downloaded (a restore, a PITR, a deep check). */
+  identities: () => Promise<string[]>;
+};
+
 export class OffsiteRepository {
   constructor(
     readonly store: ObjectStore,
     readonly targetName: string,
+    readonly encryption?: OffsiteEncryption | undefined,
   ) {}
 
   get description(): string {
     return this.store.describe(this.targetName);
+  }
+
+  /** The recipients a local file is encrypted to on upload: none when the repository is not encrypted or the file already is. */
+  private recipientsFor(file: string): string[] | undefined {
+    return this.encryption && !file.endsWith(".age") ? this.encryption.recipients : undefined;
+  }
+
+  private async identities(): Promise<string[] | undefined> {
+    return this.encryption ? await this.encryption.identities() : undefined;
   }
 
   private name(relative: string): string {
@@ -108,13 +128,21 @@ export class OffsiteRepository {
       for (const relative of files) {
         options.signal?.throwIfAborted();
         const name = `${manifest.artifact}/${relative}`;
-        await this.store.putFile(this.name(name), path.join(local.dir, name), { expectSha256: pinned.get(name), signal: options.signal });
+        await this.store.putFile(this.name(name), path.join(local.dir, name), {
+          expectSha256: pinned.get(name),
+          signal: options.signal,
+          recipients: this.recipientsFor(name),
+        });
       }
       await this.store.putText(this.name(layoutName(manifest.artifact)), `${JSON.stringify({ dirs, files })}\n`);
     } else {
       for (const file of manifest.files) {
         options.signal?.throwIfAborted();
-        await this.store.putFile(this.name(file.name), path.join(local.dir, file.name), { expectSha256: file.sha256, signal: options.signal });
+        await this.store.putFile(this.name(file.name), path.join(local.dir, file.name), {
+          expectSha256: file.sha256,
+          signal: options.signal,
+          recipients: this.recipientsFor(file.name),
+        });
       }
     }
     const text = await readFile(path.join(local.dir, manifestFileName(manifest.artifact)), "utf8");
@@ -129,6 +157,7 @@ export class OffsiteRepository {
    */
   async fetch(local: LocalRepository, artifact: string): Promise<Manifest> {
     const manifest = await this.readManifest(artifact);
+    const identities = await this.identities();
     const directory = manifest.files.some((f) => f.name !== artifact);
     await local.prepare();
     const staged = await local.stage(artifact, { directory });
@@ -143,13 +172,13 @@ export class OffsiteRepository {
           const dest = path.join(staged.tempPath, relative);
           await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
           // Pinned files against the manifest; the others against the sha256 recorded at upload (and pg_verifybackup later).
-          await this.store.getFile(this.name(name), dest, { sha256: pinned.get(name)?.sha256, size: pinned.get(name)?.size });
+          await this.store.getFile(this.name(name), dest, { sha256: pinned.get(name)?.sha256, size: pinned.get(name)?.size, identities });
         }
         for (const file of manifest.files)
           if (!layout.files.includes(file.name.slice(artifact.length + 1)))
             throw new RestoreRefusedError(`${file.name} is not in the bucket's copy of ${artifact}.`);
       } else {
-        await this.store.getFile(this.name(artifact), staged.tempPath, { sha256: manifest.files[0]!.sha256, size: manifest.files[0]!.size });
+        await this.store.getFile(this.name(artifact), staged.tempPath, { sha256: manifest.files[0]!.sha256, size: manifest.files[0]!.size, identities });
       }
       await staged.commit();
       await local.writeManifest(manifest);
@@ -258,7 +287,7 @@ export class OffsiteRepository {
     const shipped: string[] = [];
     for (const name of waiting.slice(0, options.limit ?? waiting.length)) {
       options.signal?.throwIfAborted();
-      await this.store.putFile(this.name(`archive/${name}`), path.join(archiveDir, name), { signal: options.signal });
+      await this.store.putFile(this.name(`archive/${name}`), path.join(archiveDir, name), { signal: options.signal, recipients: this.recipientsFor(name) });
       shipped.push(name);
     }
     return { shipped, pending: waiting.length - shipped.length };
@@ -299,9 +328,11 @@ export class OffsiteRepository {
       .filter((n) => !local.has(n) && (!options.from || n.endsWith(".history") || position(n) >= position(options.from)))
       .sort();
     await mkdir(archiveDir, { recursive: true, mode: 0o700 });
+    const identities = names.length ? await this.identities() : undefined;
     const queue = [...names];
     const worker = async () => {
-      for (let name = queue.shift(); name; name = queue.shift()) await this.store.getFile(this.name(`archive/${name}`), path.join(archiveDir, name));
+      for (let name = queue.shift(); name; name = queue.shift())
+        await this.store.getFile(this.name(`archive/${name}`), path.join(archiveDir, name), { identities });
     };
     await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, names.length) }, worker));
     return names;
@@ -314,6 +345,7 @@ export class OffsiteRepository {
   async check(options: { deep?: boolean | undefined; scratchDir?: string | undefined } = {}): Promise<{ artifacts: number; problems: string[] }> {
     const { artifacts, unreadable } = await this.list();
     const problems = unreadable.map((u) => `${u.file}: ${u.reason}`);
+    const identities = options.deep ? await this.identities() : undefined;
     for (const { manifest } of artifacts) {
       const shallow = await this.verify(manifest);
       if (!shallow.ok) {
@@ -324,7 +356,7 @@ export class OffsiteRepository {
       for (const file of manifest.files) {
         const scratch = path.join(options.scratchDir, `.check-${process.pid}`);
         try {
-          await this.store.getFile(this.name(file.name), scratch, { sha256: file.sha256, size: file.size });
+          await this.store.getFile(this.name(file.name), scratch, { sha256: file.sha256, size: file.size, identities });
         } catch (error) {
           problems.push(`${manifest.artifact}: ${(error as Error).message}`);
         } finally {

@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEnv } from "@/lib/env";
 import { LocalCluster } from "@/lib/engine/cluster/local-cluster";
+import { generateKeyPair } from "@/lib/engine/crypto/age";
 import { ManagedCluster } from "@/lib/engine/cluster/managed-cluster";
 import { withClient } from "@/lib/engine/pg/server-info";
 import { LocalRepository } from "@/lib/engine/repository/repository";
@@ -377,4 +378,70 @@ describe("off-site repository in S3-compatible object storage (issue 13)", () =>
     for (const k of bucketPlan.keeps) expect(await repository.offsite.has(k.artifact)).toBe(true);
     expect((await repository.offsite.check()).problems.filter((p) => !bucketPlan.deletes.some((d) => p.startsWith(d.artifact)))).toEqual([]);
   });
+
+  it("an encrypted off-site copy: the bucket never holds a plaintext row, and a new host restores from it only with the key", async () => {
+    const keys = await generateKeyPair();
+    const identityFile = path.join(work, "offsite-identity.txt");
+    await writeFile(identityFile, `${keys.identity}\n`, { mode: 0o600 });
+    const marker = `plaintext-canary-${Date.now()}`;
+    await appSql("create table if not exists canary (note text)");
+    await appSql("insert into canary values ($1)", [marker]);
+    await archiveNow();
+    // An uncompressed dump and plain WAL locally: the canary is readable there, so the test could fail.
+    const encrypted = {
+      ...vars,
+      LIFEBOAT_S3_PREFIX: "encrypted",
+      LIFEBOAT_S3_ENCRYPT: "true",
+      LIFEBOAT_AGE_RECIPIENTS: keys.recipient,
+      LIFEBOAT_AGE_IDENTITY_FILE: identityFile,
+      LIFEBOAT_DUMP_COMPRESSOR: "pg_dump",
+      LIFEBOAT_DUMP_COMPRESSION: "0",
+    };
+    const backup = await run(backupOperation, { kinds: ["full"] }, encrypted);
+    expect(backup.status, backup.verdict?.error ?? backup.error?.message).toBe("succeeded");
+    expect(backup.result!.offsite!.error).toBeUndefined();
+    const full = backup.result!.artifacts.find((a) => a.ok && a.kind === "full")!.file;
+    const push = await run<{ target?: string }, OffsitePushResult>(offsitePushOperation, {}, encrypted);
+    expect(push.status, push.verdict?.error ?? push.error?.message).toBe("succeeded");
+
+    const containing = async (dir: string) => {
+      const hits: string[] = [];
+      for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }))
+        if (entry.isFile() && (await readFile(path.join(entry.parentPath, entry.name))).includes(marker)) hits.push(entry.name);
+      return hits;
+    };
+    expect((await containing(path.join(work, "backups", "app"))).length).toBeGreaterThan(0);
+    expect(await containing(path.join(s3.dir, BUCKET, "encrypted"))).toEqual([]);
+    // Every object of the copy is there, checked without the key (sizes and sha256 of the plain files).
+    const check = await cli("offsite.ts", ["check"], encrypted);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+
+    // A new host without the key: the restore is refused with one sentence naming the setting; nothing is created.
+    const host = await freshHost("encrypted-host");
+    try {
+      const withoutKey = { ...host.env, LIFEBOAT_S3_PREFIX: "encrypted", LIFEBOAT_S3_ENCRYPT: "true", LIFEBOAT_AGE_RECIPIENTS: keys.recipient };
+      const refused = await run(restoreFullOperation, { file: full, into: "canary_no_key" }, withoutKey, host.meta);
+      expect(refused.status).toBe("failed");
+      expect(refused.error?.message ?? refused.verdict?.error).toMatch(
+        /could not be fetched from s3:\/\/lifeboat-offsite\/encrypted\/app .*is encrypted \(age\): set LIFEBOAT_AGE_IDENTITY_FILE/,
+      );
+      const databases = await withClient(appConnection(), async (c) => (await c.query<{ datname: string }>("select datname from pg_database")).rows);
+      expect(databases.map((d) => d.datname)).not.toContain("canary_no_key");
+      // With the key: decrypted, checked against the manifest, restored.
+      const restore = await run(
+        restoreFullOperation,
+        { file: full, into: "canary_restored" },
+        { ...withoutKey, LIFEBOAT_AGE_IDENTITY_FILE: identityFile },
+        host.meta,
+      );
+      expect(restore.status, restore.verdict?.error ?? restore.error?.message).toBe("succeeded");
+      const rows = await withClient(
+        { ...appConnection(), database: "canary_restored" },
+        async (c) => (await c.query<{ note: string }>("select note from canary")).rows,
+      );
+      expect(rows.map((r) => r.note)).toContain(marker);
+    } finally {
+      await host.meta.drop();
+    }
+  }, 300_000);
 });
