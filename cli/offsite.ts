@@ -38,7 +38,7 @@ program
       const r = outcome.result;
       if (r)
         console.log(
-          `${r.description}: ${r.pushed.length} backups uploaded${r.pushed.length ? ` (${r.pushed.join(", ")})` : ""}, ${r.already} already there, ${r.walShipped} WAL files shipped${r.removedLocally.length ? `; ${r.removedLocally.length} local copies removed (object storage only)` : ""}`,
+          `${r.description}: ${r.pushed.length} backups uploaded${r.pushed.length ? ` (${r.pushed.join(", ")})` : ""}, ${r.already} already there${r.retired ? `, ${r.retired} not sent again (the bucket's retention removed them)` : ""}, ${r.walShipped} WAL files shipped${r.removedLocally.length ? `; ${r.removedLocally.length} local copies removed (object storage only)` : ""}`,
         );
       process.exitCode = outcome.exitCode;
     } finally {

@@ -28,7 +28,11 @@ export async function copyOffsite(context: OperationContext, manifests: Manifest
   try {
     // This run's artifacts, and any earlier one whose copy failed (it stayed local): a failed
     // upload is retried by the next backup, not forgotten.
-    const earlier = (await repository.listLocal()).artifacts.map((a) => a.manifest).filter((m) => !manifests.some((n) => n.artifact === m.artifact));
+    // (Not those the bucket's own retention removed: they are not sent again.)
+    const { artifacts: retired } = await repository.offsite.retired();
+    const earlier = (await repository.listLocal()).artifacts
+      .map((a) => a.manifest)
+      .filter((m) => !manifests.some((n) => n.artifact === m.artifact) && !retired.has(m.artifact));
     for (const manifest of [...manifests, ...earlier.reverse()]) {
       context.progress(`offsite: uploading ${manifest.artifact}`, manifest.sizeBytes);
       await repository.offsite.push(repository, manifest, { signal: context.signal });
@@ -56,7 +60,16 @@ async function discardLocalCopy(repository: MirroredRepository, manifest: Manife
   await LocalRepository.prototype.discard.call(repository, manifest.artifact);
 }
 
-export type OffsitePushResult = { description: string; pushed: string[]; already: number; walShipped: number; walPending: number; removedLocally: string[] };
+export type OffsitePushResult = {
+  description: string;
+  pushed: string[];
+  already: number;
+  /** Local backups the bucket's own retention already removed: not sent again. */
+  retired: number;
+  walShipped: number;
+  walPending: number;
+  removedLocally: string[];
+};
 
 /**
  * `npm run offsite -- push`: every local artifact the bucket lacks (files, then manifest), then the
@@ -77,9 +90,22 @@ export const offsitePushOperation: OperationDefinition<TOffsitePushRequest, Offs
   params: () => ({}),
   run: async (context) => {
     const repository = context.repository as MirroredRepository;
-    const result: OffsitePushResult = { description: repository.offsite.description, pushed: [], already: 0, walShipped: 0, walPending: 0, removedLocally: [] };
+    const result: OffsitePushResult = {
+      description: repository.offsite.description,
+      pushed: [],
+      already: 0,
+      retired: 0,
+      walShipped: 0,
+      walPending: 0,
+      removedLocally: [],
+    };
     const local = await repository.listLocal();
+    const { artifacts: retired } = await repository.offsite.retired();
     for (const { manifest } of [...local.artifacts].reverse()) {
+      if (retired.has(manifest.artifact)) {
+        result.retired++;
+        continue;
+      }
       context.progress(`uploading ${manifest.artifact}`, manifest.sizeBytes);
       if ((await repository.offsite.push(repository, manifest, { signal: context.signal })) === "pushed") result.pushed.push(manifest.artifact);
       else result.already++;

@@ -5,6 +5,7 @@ import { handToOsUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { InvalidInputError } from "@/lib/engine/errors";
 import { MirroredRepository } from "@/lib/engine/offsite/offsite-repository";
 import { listBaseBackups, planPitr, type PitrPlan } from "@/lib/engine/pitr/plan-pitr";
+import type { Manifest } from "@/lib/engine/repository/manifest";
 import { parseLsn, segmentFileName, segmentOf } from "@/lib/engine/wal/wal-names";
 import { describeTarget, parseRecoveryTarget, type RecoveryTarget } from "@/lib/engine/pitr/recovery-target";
 import { pitrInPlace, pitrToNewInstance, type PitrOutcome } from "@/lib/engine/pitr/run-pitr";
@@ -55,20 +56,22 @@ async function archiveLatestWal(context: OperationContext): Promise<void> {
 
 /**
  * With an off-site copy, the WAL only the bucket holds (a new host, a lost archive disk) is
- * fetched into the local archive before planning, several segments at a time, each checked
- * against the sha256 recorded when it was shipped: recovery then replays without a round trip to
- * the bucket per segment. Files are handed to the cluster's OS user, whose restore_command reads them.
+ * fetched into the local archive before planning (the plan reads every record it would replay),
+ * several segments at a time, each checked against the sha256 recorded when it was shipped (and
+ * decrypted when the copy is encrypted): recovery then replays without a round trip to the bucket
+ * per segment, and the server never holds the bucket's credentials. Only the WAL from the base
+ * backup the target needs is fetched, not the whole off-site history. Files are handed to the
+ * cluster's OS user, whose restore_command reads them.
  */
-async function fetchOffsiteWal(context: OperationContext): Promise<void> {
+async function fetchOffsiteWal(context: OperationContext, target: RecoveryTarget): Promise<void> {
   const repository = context.repository;
   if (!(repository instanceof MirroredRepository)) return;
   try {
     await repository.prepareArchive();
-    // Only from the oldest base backup's first segment on: older WAL cannot be replayed from any base.
-    const oldest = (await listBaseBackups(repository))[0];
+    const start = startingBase(await listBaseBackups(repository), target);
     const from =
-      oldest?.walStartLsn && oldest.timeline
-        ? segmentFileName(oldest.timeline, segmentOf(parseLsn(oldest.walStartLsn), oldest.walSegmentSize), oldest.walSegmentSize)
+      start?.walStartLsn && start.timeline
+        ? segmentFileName(start.timeline, segmentOf(parseLsn(start.walStartLsn), start.walSegmentSize), start.walSegmentSize)
         : undefined;
     const fetched = await repository.offsite.fetchWal(repository.archiveDir, { concurrency: 4, from });
     if (fetched.length) {
@@ -81,10 +84,24 @@ async function fetchOffsiteWal(context: OperationContext): Promise<void> {
   }
 }
 
+/**
+ * The base backup recovery to `target` would start from, judged from the manifests alone: the
+ * newest that finished before a time (or started before an LSN), the newest for "latest", the
+ * oldest when that cannot be known (a restore point's position is only in the WAL).
+ */
+export function startingBase(bases: Manifest[], target: RecoveryTarget): Manifest | undefined {
+  const before = (m: Manifest) => {
+    if (target.kind === "time") return Date.parse(m.finishedAt) <= target.utc.getTime();
+    if (target.kind === "lsn") return m.walStartLsn !== undefined && parseLsn(m.walStartLsn) <= parseLsn(target.lsn);
+    return target.kind === "latest";
+  };
+  return bases.filter(before).at(-1) ?? bases[0];
+}
+
 async function plan(context: OperationContext, input: TPitrRequest): Promise<PitrPlan> {
   const target = recoveryTargetOf(input, context.env.LIFEBOAT_TIMEZONE);
   await archiveLatestWal(context);
-  await fetchOffsiteWal(context);
+  await fetchOffsiteWal(context, target);
   return planPitr({
     repository: context.repository,
     target,

@@ -20,6 +20,24 @@ export type WalShipResult = {
   pending: number;
 };
 
+/**
+ * What the bucket's own retention removed (`<target>/.retired.json`): those backups and the WAL
+ * before `walKeptFrom` are never sent again by a push or the WAL shipper, and the local folder no
+ * longer keeps them for the bucket's sake.
+ */
+export type RetiredRecord = { artifacts: Set<string>; walKeptFrom: string | null };
+
+const RETIRED_FILE = ".retired.json";
+/** The record keeps the newest this many names (older ones have long left every local folder too). */
+const RETIRED_KEEP = 20_000;
+const SEGMENT_NAME = /^[0-9A-F]{24}$/;
+
+/** Whether an archive file lies before `walKeptFrom` (by position, on any timeline; history files never do). */
+export function retiredWal(name: string, walKeptFrom: string | null): boolean {
+  if (!walKeptFrom || name.endsWith(".history")) return false;
+  return name.slice(8, 24) < walKeptFrom.slice(8, 24);
+}
+
 export type OffsiteLag = {
   /** Archive files not yet in the bucket. */
   pendingFiles: number;
@@ -104,6 +122,31 @@ export class OffsiteRepository {
       if (file.endsWith(".manifest.json") && !path.basename(file).startsWith(".")) names.add(file.slice(0, -".manifest.json".length));
     }
     return names;
+  }
+
+  async retired(): Promise<RetiredRecord> {
+    const name = this.name(RETIRED_FILE);
+    if (!(await this.store.head(name))) return { artifacts: new Set(), walKeptFrom: null };
+    let parsed: { artifacts?: unknown; walKeptFrom?: unknown } = {};
+    try {
+      parsed = (JSON.parse(await this.store.getText(name)) ?? {}) as typeof parsed;
+    } catch (error) {
+      throw new UntrustedDataError(`${this.store.describe(name)} cannot be read (${(error as Error).message}); remove it to send everything again.`);
+    }
+    const artifacts = Array.isArray(parsed.artifacts) ? parsed.artifacts.filter((a): a is string => typeof a === "string" && isLifeboatArtifact(a)) : [];
+    const walKeptFrom = typeof parsed.walKeptFrom === "string" && SEGMENT_NAME.test(parsed.walKeptFrom) ? parsed.walKeptFrom : null;
+    return { artifacts: new Set(artifacts), walKeptFrom };
+  }
+
+  private async recordRetired(applied: { artifacts: string[]; walKeptFrom: string | null }): Promise<void> {
+    const current = await this.retired();
+    const artifacts = [...new Set([...current.artifacts, ...applied.artifacts])].slice(-RETIRED_KEEP);
+    const walKeptFrom =
+      [current.walKeptFrom, applied.walKeptFrom]
+        .filter((w): w is string => w !== null)
+        .sort((a, b) => a.slice(8).localeCompare(b.slice(8)))
+        .at(-1) ?? null;
+    await this.store.putText(this.name(RETIRED_FILE), `${JSON.stringify({ artifacts, walKeptFrom }, null, 2)}\n`);
   }
 
   async has(artifact: string): Promise<boolean> {
@@ -231,6 +274,7 @@ export class OffsiteRepository {
         kindOfFileName(artifact) !== undefined &&
         ((await this.has(artifact)) || (await this.store.head(this.name(artifact))) !== undefined || (await this.store.list(this.name(artifact))).length > 0),
       discard: (artifact) => this.discard(artifact),
+      recordApplied: (applied) => this.recordRetired(applied),
       walFiles: async () => {
         const prefix = this.name("archive/");
         return (await this.store.list(this.name("archive")))
@@ -283,7 +327,8 @@ export class OffsiteRepository {
    */
   async shipWal(archiveDir: string, options: { signal?: AbortSignal | undefined; limit?: number | undefined } = {}): Promise<WalShipResult> {
     const present = await this.archivedNames();
-    const waiting = (await localArchiveFiles(archiveDir)).filter((n) => !present.has(n));
+    const { walKeptFrom } = await this.retired();
+    const waiting = (await localArchiveFiles(archiveDir)).filter((n) => !present.has(n) && !retiredWal(n, walKeptFrom));
     const shipped: string[] = [];
     for (const name of waiting.slice(0, options.limit ?? waiting.length)) {
       options.signal?.throwIfAborted();
@@ -296,8 +341,9 @@ export class OffsiteRepository {
   /** How far the bucket's WAL is behind the local archive. */
   async walLag(archiveDir: string, now = new Date()): Promise<OffsiteLag> {
     const present = await this.archivedNames();
+    const { walKeptFrom } = await this.retired();
     const local = await localArchiveFiles(archiveDir);
-    const waiting = local.filter((n) => !present.has(n));
+    const waiting = local.filter((n) => !present.has(n) && !retiredWal(n, walKeptFrom));
     let oldest = now.getTime();
     for (const name of waiting) {
       const stats = await lstat(path.join(archiveDir, name)).catch(() => undefined);
@@ -471,14 +517,16 @@ export class MirroredRepository extends LocalRepository {
   async retentionSides(): Promise<{ local: RetentionSide; offsite: RetentionSide }> {
     const inBucket = await this.offsite.artifactNames();
     const shipped = await this.offsite.archivedNames();
+    const retired = await this.offsite.retired();
     const local = await this.listLocal();
     return {
       local: localRetentionSide(this, {
         list: async () => local,
         discard: (artifact) => LocalRepository.prototype.discard.call(this, artifact),
+        // What the bucket's own retention already removed is not waiting for it.
         protect: {
-          artifacts: new Set(local.artifacts.map((a) => a.manifest.artifact).filter((a) => !inBucket.has(a))),
-          wal: new Set((await localArchiveFiles(this.archiveDir)).filter((n) => !shipped.has(n))),
+          artifacts: new Set(local.artifacts.map((a) => a.manifest.artifact).filter((a) => !inBucket.has(a) && !retired.artifacts.has(a))),
+          wal: new Set((await localArchiveFiles(this.archiveDir)).filter((n) => !shipped.has(n) && !retiredWal(n, retired.walKeptFrom))),
           why: `it is not in ${this.offsite.description} yet`,
         },
       }),

@@ -377,6 +377,17 @@ describe("off-site repository in S3-compatible object storage (issue 13)", () =>
     for (const d of bucketPlan.deletes) expect(await repository.offsite.has(d.artifact)).toBe(false);
     for (const k of bucketPlan.keeps) expect(await repository.offsite.has(k.artifact)).toBe(true);
     expect((await repository.offsite.check()).problems.filter((p) => !bucketPlan.deletes.some((d) => p.startsWith(d.artifact)))).toEqual([]);
+
+    // What the bucket's retention removed is not sent again (the restore above brought oldFull back into the local folder),
+    // its WAL is not shipped again, and the local folder no longer keeps either for the bucket's sake.
+    const push = await run<{ target?: string }, OffsitePushResult>(offsitePushOperation, {});
+    expect(push.status, push.verdict?.error ?? push.error?.message).toBe("succeeded");
+    expect(push.result!.retired).toBeGreaterThanOrEqual(1);
+    expect(push.result!.pushed).not.toContain(oldFull);
+    expect(await repository.offsite.has(oldFull)).toBe(false);
+    const inBucket = await repository.offsite.archivedNames();
+    for (const wal of bucketPlan.walDeletes) expect(inBucket.has(wal.name)).toBe(false);
+    expect((await repository.retentionSides()).local.protect?.artifacts.has(oldFull)).toBe(false);
   });
 
   it("an encrypted off-site copy: the bucket never holds a plaintext row, and a new host restores from it only with the key", async () => {

@@ -39,6 +39,8 @@ export type RetentionSide = {
   protect?: { artifacts: Set<string>; wal: Set<string>; why: string } | undefined;
   /** Base backups kept elsewhere that the WAL here must still serve (object storage only: the bucket's). */
   anchorBases?: Manifest[] | undefined;
+  /** Called once a plan was applied, with what this copy no longer holds (the bucket records it so nothing sends it again). */
+  recordApplied?: ((applied: { artifacts: string[]; walKeptFrom: string | null }) => Promise<void>) | undefined;
 };
 
 /** The local folder of a repository as a retention side. */
@@ -357,6 +359,12 @@ export async function applyRetention(plan: RetentionPlan, source: Repository | R
     }
     result.wal.push(w.name);
     result.bytesFreed += w.sizeBytes;
+  }
+  if (repository.recordApplied && (result.artifacts.length || result.alreadyGone.length || result.wal.length)) {
+    const artifacts = [...result.artifacts, ...result.alreadyGone].filter((name) => kindOfFileName(name) !== undefined);
+    await repository
+      .recordApplied({ artifacts, walKeptFrom: result.wal.length ? plan.walKeptFrom : null })
+      .catch((error: unknown) => result.failed.push({ name: "the record of what retention removed", error: (error as Error).message }));
   }
   return result;
 }
