@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { eq, inArray } from "drizzle-orm";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runs, schedules } from "@/lib/db/schema";
+import { auditLog, runs, schedules } from "@/lib/db/schema";
 import { parseEnv, type TEnv } from "@/lib/env";
 import { LocalRepository } from "@/lib/engine/repository/repository";
 import { BackupLog } from "@/lib/log/backup-log";
@@ -30,7 +31,7 @@ describe("the job queue, schedules and workers", () => {
   const bosses: PgBoss[] = [];
 
   const services = () => ({ env, meta, log: new BackupLog(path.join(work, "logs")) });
-  const worker = async (label: string, overrides: { env?: TEnv } = {}) => {
+  const worker = async (label: string, overrides: { env?: TEnv; onEvent?: (message: string) => void } = {}) => {
     const own = await openQueue(meta.url, { application: label });
     bosses.push(own);
     const w = await startWorker({
@@ -42,6 +43,7 @@ describe("the job queue, schedules and workers", () => {
       concurrency: 2,
       schedulerIntervalMs: 0,
       sampleIntervalMs: 0,
+      onEvent: overrides.onEvent,
     });
     workers.push(w);
     return w;
@@ -170,5 +172,66 @@ describe("the job queue, schedules and workers", () => {
     expect((await repository.list()).artifacts.map((a) => a.manifest.artifact).sort()).toEqual(before);
     expect(await runOf(waiting.runId)).toMatchObject({ status: "canceled", startedAt: null });
     await target.query("drop table bulk");
+  });
+
+  it("a worker start marks the running runs of dead processes on this host interrupted, whatever their kind, each with its log line and audit row [S26]", async () => {
+    /** A pid that was alive on this host a moment ago and is not any more. */
+    const deadPid = async () => {
+      const child = spawn("true");
+      await new Promise((resolve) => child.once("exit", resolve));
+      return child.pid!;
+    };
+    const plant = async (kind: string, pid: number) => {
+      const [row] = await meta.db
+        .insert(runs)
+        .values({ targetId, kind, status: "running", host: os.hostname(), pid, startedAt: new Date(), phase: "working", triggeredBy: "cli" })
+        .returning({ id: runs.id });
+      return row!.id;
+    };
+    const dead = new Map<number, string>();
+    for (const kind of ["restore-env", "pitr", "restore-json", "verify"]) dead.set(await plant(kind, await deadPid()), kind);
+    // A run whose process still lives (another Lifeboat on this host, busy) is left alone.
+    const alive = spawn("sleep", ["300"], { stdio: "ignore" });
+    const living = await plant("backup", alive.pid!);
+    const logFile = path.join(work, "logs", "backup.log");
+    const linesBefore = (await readFile(logFile, "utf8").catch(() => "")).split("\n").filter(Boolean).length;
+    const events: string[] = [];
+    try {
+      for (const w of workers.splice(0)) await w.stop();
+      await worker("worker-after-a-crash", { onEvent: (m) => events.push(m) });
+
+      for (const [id, kind] of dead) {
+        const record = await runOf(id);
+        expect(record, kind).toMatchObject({ status: "interrupted", phase: "interrupted" });
+        expect(record.finishedAt, kind).toBeInstanceOf(Date);
+        expect(record.error, kind).toMatch(/interrupted/);
+        expect(
+          events.filter((e) => e.startsWith(`run ${id} (${kind} of app) had been interrupted`)),
+          kind,
+        ).toHaveLength(1);
+      }
+      expect(await runOf(living)).toMatchObject({ status: "running", finishedAt: null });
+
+      // Its process could not write them: the worker writes one log line and one audit row per dead run.
+      const lines = (await readFile(logFile, "utf8")).split("\n").filter(Boolean).slice(linesBefore);
+      for (const [id, kind] of dead) {
+        const own = lines.filter((l) => new RegExp(` run=${id}( |$)`).test(l));
+        expect(own, `${kind}: ${lines.join("\n")}`).toHaveLength(1);
+        expect(own[0]).toMatch(/ ERROR interrupted target=app status=INTERRUPTED /);
+        expect(own[0]).toContain(`kind=${kind}`);
+      }
+      expect(lines.filter((l) => new RegExp(` run=${living}( |$)`).test(l))).toEqual([]);
+      const audit = (await meta.db.select().from(auditLog).where(eq(auditLog.action, "runs.interrupted"))).map((a) => ({
+        runId: (a.details as { runId?: number }).runId,
+        kind: (a.details as { kind?: string }).kind,
+        outcome: a.outcome,
+        subject: a.subject,
+      }));
+      for (const [id, kind] of dead) expect(audit.filter((a) => a.runId === id)).toEqual([{ runId: id, kind, outcome: "failed", subject: "app" }]);
+      expect(audit.filter((a) => a.runId === living)).toEqual([]);
+    } finally {
+      alive.kill("SIGKILL");
+      await meta.db.update(runs).set({ status: "failed", finishedAt: new Date() }).where(eq(runs.id, living));
+    }
   });
 });

@@ -7,7 +7,7 @@ import { redactSecrets } from "@/lib/engine/pg/connection";
 import { dataDirectoryProblem } from "@/lib/engine/wal/sample-data-directory";
 import { sampleTargetArchiver } from "@/lib/health/sample-target";
 import { watchHealth } from "@/lib/health/watch-health";
-import { OPERATIONS, runOperation, type OperationServices } from "@/lib/operations";
+import { OPERATIONS, reportInterrupted, runOperation, type OperationServices } from "@/lib/operations";
 import { resolveTarget } from "@/lib/targets/resolve-target";
 import {
   ensureQueue,
@@ -81,7 +81,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const pending = new Set<Promise<unknown>>();
   const timers: NodeJS.Timeout[] = [];
 
-  for (const dead of await markInterruptedRuns(db, { host: hostname() })) say(`run ${dead.id} (${dead.kind} of ${dead.target ?? "?"}) had been interrupted`);
+  for (const dead of await markInterruptedRuns(db, { host: hostname() })) {
+    await reportInterrupted(services, dead);
+    say(`run ${dead.id} (${dead.kind} of ${dead.target ?? "?"}) had been interrupted`);
+  }
 
   /**
    * Take the job's run before anything runs: only a run still queued and unclaimed is taken (the

@@ -511,6 +511,60 @@ describe("the operations layer on every path (issue 7)", () => {
       expect(await hiddenFiles()).toEqual([]);
     });
 
+    it("two hosts: repository folders of their own (different BACKUP_DIR), one metadata database; the advisory lock alone refuses the second [S13]", async () => {
+      // Host B: a CLI backup from a folder of its own, held inside its snapshot by a table lock.
+      const hostB = path.join(work, "backups-host-b");
+      const before = await maxId(runs);
+      const release = await holdTable("users");
+      let child: Promise<CliResult> | undefined;
+      let holder: { id: number; pid: number };
+      const instance = path.join(work, "pitr-host-a");
+      try {
+        child = cli("backup.ts", ["--kinds", "full"], cliEnv({ BACKUP_DIR: hostB }));
+        holder = await waitFor("host B's backup to run", async () => {
+          const [row] = await meta.db
+            .select({ id: runs.id, pid: runs.pid })
+            .from(runs)
+            .where(and(gt(runs.id, before), eq(runs.kind, "backup"), eq(runs.status, "running")));
+          return row?.pid ? { id: row.id, pid: row.pid } : undefined;
+        });
+        await waitFor("host B's lock file", async () => (existsSync(path.join(hostB, "app", ".lock")) ? true : undefined));
+
+        // Host A: this folder holds no lock file, so only the advisory lock on the metadata database can refuse it.
+        expect(await hiddenFiles()).toEqual([]);
+        const holderText = /another Lifeboat process, on this or another host/;
+        const { record } = await expectOneFailedRun("backup", BUSY, () => run(op(backupOperation), { kinds: ["schema"] }));
+        expect(record.error).toMatch(holderText);
+        const pitr = await expectOneFailedRun("pitr", BUSY, () => run(op(pitrOperation), { latest: true, mode: "new-instance", dataDir: instance }));
+        expect(pitr.record.error).toMatch(holderText);
+        // The refusal took nothing in host A's folder, and left host B's lock and run alone.
+        expect(await hiddenFiles()).toEqual([]);
+        expect(existsSync(instance)).toBe(false);
+        expect(JSON.parse(await readFile(path.join(hostB, "app", ".lock"), "utf8"))).toMatchObject({ pid: holder.pid, runId: holder.id });
+        expect((await meta.db.select().from(runs).where(eq(runs.id, holder.id)))[0]).toMatchObject({ status: "running" });
+      } finally {
+        await release();
+      }
+      const result = await child;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/1 written, 0 failed/);
+      const [done] = await meta.db.select().from(runs).where(eq(runs.id, holder.id));
+      expect(done).toMatchObject({ status: "succeeded" });
+      const refused = await meta.db
+        .select()
+        .from(runs)
+        .where(and(gt(runs.id, before), eq(runs.status, "failed")));
+      expect(refused).toHaveLength(2);
+      // Both refusals ended while host B was inside its backup: nothing ran alongside it.
+      for (const r of refused) expect(r.finishedAt!.getTime()).toBeLessThan(done!.finishedAt!.getTime());
+      const written = (await new LocalRepository(hostB, "app").list()).artifacts;
+      expect(written.map((a) => a.manifest.kind)).toEqual(["full"]);
+      expect(await new LocalRepository(hostB, "app").verify(written[0]!.manifest)).toMatchObject({ ok: true });
+      // The catalog does not say which folder holds an artifact: host A would list host B's backup as
+      // missing. The tests after this one list host A's folder alone.
+      await meta.db.delete(backupArtifacts).where(eq(backupArtifacts.fileName, written[0]!.manifest.artifact));
+    });
+
     it("two runOperation calls in one process: the same [S13]", async () => {
       const before = (await repository.list()).artifacts.map((a) => a.manifest.artifact);
       const { first, all } = await race(() => [run(op(backupOperation), { kinds: ["schema"] }), run(op(backupOperation), { kinds: ["schema"] })]);
@@ -659,6 +713,15 @@ describe("the operations layer on every path (issue 7)", () => {
   });
 
   it("backup:list lists the same artifacts, base backups included and verified, with the metadata database up and down", async () => {
+    // A plain base backup (LIFEBOAT_BASE_COMPRESSION=none) is checked by pg_verifybackup before it is committed.
+    const plain = (await run(op(backupOperation), { kinds: ["base"] }, { env: { LIFEBOAT_BASE_COMPRESSION: "none" } })) as OperationOutcome<
+      Awaited<ReturnType<typeof backupOperation.run>>
+    >;
+    expect(plain.status, plain.verdict?.error ?? plain.error?.message).toBe("succeeded");
+    const plainBase = plain.result!.artifacts.find((a) => a.kind === "base");
+    expect(plainBase?.ok).toBe(true);
+    const plainFile = plainBase!.ok ? plainBase!.file : "";
+
     const up = await cli("backup-list.ts", ["--json"]);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).not.toMatch(/unreachable/);
@@ -673,9 +736,14 @@ describe("the operations layer on every path (issue 7)", () => {
     expect((JSON.parse(up.stdout) as Row[]).every((r) => r.status === "available")).toBe(true);
     expect(withDb.map((r) => r.file).sort()).toEqual((await repository.list()).artifacts.map((a) => a.manifest.artifact).sort());
     const base = withDb.filter((r) => r.kind === "base");
-    expect(base.map((r) => r.file)).toContain(files.base);
-    // Plain base backups are checked with pg_verifybackup; compressed ones (the default) only by drills (pg_verifybackup 15 reads no tar).
-    for (const r of base) expect(r.verified).toMatch(/^(ok \(pg_verifybackup\) |never$)/);
+    expect(base.map((r) => r.file)).toEqual(expect.arrayContaining([files.base, plainFile]));
+    // The plain one is shown verified by pg_verifybackup, from the catalog and from its manifest alike.
+    for (const listed of [withDb, withoutDb]) expect(listed.find((r) => r.file === plainFile)?.verified).toMatch(/^ok \(pg_verifybackup\) \d{4}-/);
+    // The default (zstd) one is not: pg_verifybackup 15 reads no tar; drills check it.
+    expect(withDb.find((r) => r.file === files.base)?.verified).toBe("never");
+    // The table shows the same.
+    const table = await cli("backup-list.ts", [], cliEnv({ DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" }));
+    expect(table.stdout.split("\n").find((l) => l.includes(plainFile))).toMatch(/ok \(pg_verifybackup\)/);
     expect(new Set(withDb.map((r) => r.kind))).toEqual(new Set(["full", "schema", "json", "env", "base"]));
   });
 });

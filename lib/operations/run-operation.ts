@@ -279,8 +279,11 @@ export async function runOperation<TInput extends { target?: string | undefined 
   return { status: finalStatus, runId, target: target?.name, result, verdict, error, warnings };
 }
 
-/** A run found dead: its own log line and audit row, since its process could not write them. */
-async function reportInterrupted(services: OperationServices, dead: InterruptedRun): Promise<void> {
+/**
+ * A run found dead: its own log line and audit row, since its process could not write them (every
+ * sweep reports through this: an operation's, and a worker's at its start).
+ */
+export async function reportInterrupted(services: OperationServices, dead: InterruptedRun): Promise<void> {
   const target = dead.target ?? "unknown";
   const error = "the process running it stopped before it finished";
   await services.log.write("ERROR", "interrupted", { target, status: "INTERRUPTED", run: dead.id, kind: dead.kind, error }).catch(() => undefined);

@@ -13,8 +13,8 @@ const ROWS = 20_000;
 
 /**
  * SCENARIOS.md 25 for the rewrites the issue names beside ALTER TABLE (covered in
- * logical-safety.integration.test.ts): TRUNCATE (refilled in the same transaction) and VACUUM
- * FULL. Both are MVCC-unsafe: a dump whose snapshot predates their commit reads the new, empty
+ * logical-safety.integration.test.ts): TRUNCATE (refilled in the same transaction), VACUUM FULL
+ * and drop-and-recreate. All are MVCC-unsafe: a dump whose snapshot predates their commit reads the new, empty
  * file and reports an empty table as success. Each commits while the backup waits for its lock.
  */
 describe("a table rewrite commits while the backup waits for its lock: the backup holds every row", () => {
@@ -110,5 +110,27 @@ describe("a table rewrite commits while the backup waits for its lock: the backu
       await vacuum.end();
     }
     expect(await count()).toBe(ROWS);
+  });
+
+  it("DROP TABLE, CREATE TABLE and refill in one transaction (a migration that recreates a table) [S25]", async () => {
+    const migration = new pg.Client({ ...target.connection });
+    await migration.connect();
+    const before = await target.fingerprint();
+    try {
+      await migration.query("begin");
+      await migration.query("create temporary table keep on commit drop as select * from ledger");
+      await migration.query("drop table ledger");
+      // The same table again, as a migration tool would recreate it (same columns, a new relation).
+      await migration.query("create table ledger (id bigint primary key, amount numeric not null, note text)");
+      await migration.query("insert into ledger select * from keep");
+      await backupAcross("drop and recreate", async () => {
+        await migration.query("commit");
+      });
+    } finally {
+      await migration.end();
+    }
+    expect(await count()).toBe(ROWS);
+    // The backup holds the recreated table's rows, equal by content to what the migration kept.
+    expect((await target.fingerprint("copy_drop_and_recreate"))["public.ledger"]).toBe(before["public.ledger"]);
   });
 });

@@ -281,6 +281,48 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
     expect(await target.fingerprint()).toEqual(before);
   });
 
+  it("the environment backup copies the server's config files only from the target's declared folders: a reported hba_file outside them is skipped", async () => {
+    // The server reports where its files are; Lifeboat (root) must not copy whatever that names.
+    const outside = await mkdtemp(path.join(os.tmpdir(), "lifeboat-outside-"));
+    await chmod(outside, 0o755);
+    const hba = path.join(outside, "outside_hba.conf");
+    const marker = "# outside-the-declared-folders marker";
+    await writeFile(hba, `${marker}\n${await readFile(path.join(target.cluster.dataDir, "pg_hba.conf"), "utf8")}`, { mode: 0o644 });
+    await target.cluster.query(`alter system set hba_file = '${hba}'`);
+    await target.cluster.query("grant pg_read_all_settings to app");
+    await target.cluster.stop();
+    await target.cluster.start();
+    try {
+      expect((await target.query<{ f: string }>("select current_setting('hba_file') as f"))[0]!.f).toBe(hba);
+      const result = await backup(
+        ["env"],
+        {},
+        {
+          target: { name: "app", connection: target.connection, dataDir: target.cluster.dataDir },
+        },
+      );
+      const [env] = result.artifacts;
+      expect(env?.ok, JSON.stringify(env)).toBe(true);
+      const manifest = await manifestOf(env!.ok ? env!.file : "");
+      expect(manifest.notes).toContain("outside_hba.conf: outside the target's declared folders, skipped");
+      // postgresql.conf lies inside the declared data directory: it is copied.
+      expect((manifest.notes ?? []).join(" ")).not.toMatch(/postgresql\.conf: outside/);
+
+      const plain = path.join(work, "env-outside.tar");
+      await exec("age", ["-d", "-i", path.join(work, "identity.txt"), "-o", plain, path.join(targetDir, env!.ok ? env!.file : "")]);
+      const names = (await exec("tar", ["-tf", plain])).stdout.split("\n").filter(Boolean);
+      expect(names).toContain("server/postgresql.conf");
+      expect(names.filter((n) => /hba/.test(n))).toEqual([]);
+      expect((await readFile(plain)).includes(marker)).toBe(false);
+    } finally {
+      await target.cluster.query("alter system reset hba_file");
+      await target.cluster.query("revoke pg_read_all_settings from app");
+      await target.cluster.stop();
+      await target.cluster.start();
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
   it("writes parallel directory-format dumps (LIFEBOAT_DUMP_JOBS) that verify, restore in parallel and refuse damage [S11]", async () => {
     const [dir] = await only(["full"], { dumpJobs: 2 });
     expect(dir).toMatch(/^full_backup_.*\.dir$/);

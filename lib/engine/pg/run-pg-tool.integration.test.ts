@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -74,6 +74,92 @@ describe("runPgTool against a password-protected cluster", () => {
     expect(dump).toContain("budi");
     expect(result.bytesWritten).toBe(Buffer.byteLength(dump));
     expect((await stat(out)).mode & 0o777).toBe(0o600);
+  });
+
+  it("hands the tool an allow-listed environment: no other secret of Lifeboat's process reaches it [S24]", async () => {
+    // Secrets Lifeboat's own process holds (under docker-compose, the metadata password; the
+    // sign-in secret; the bucket's key; a second target's password variable) and a stray libpq one.
+    const planted: Record<string, string> = {
+      DATABASE_URL: "postgres://lifeboat:meta-Secret-pw@db:5432/lifeboat",
+      AUTH_SECRET: "auth-secret-value-0123456789",
+      LIFEBOAT_S3_SECRET_ACCESS_KEY: "s3-secret-key-value",
+      LIFEBOAT_TARGET_REPORTING_PASSWORD: "second-target-Secret-pw",
+      DB_PASSWORD: "default-target-env-pw",
+      SOME_OTHER_TOKEN: "token-value",
+    };
+    const saved = Object.fromEntries(Object.keys(planted).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, planted);
+    const blocker = new pg.Client({ ...cluster.adminConnection() });
+    await blocker.connect();
+    await blocker.query("begin; lock table accounts in access exclusive mode");
+    /** Every process of the tool's group (the guard that leads it, and pg_dump), with its environment as the kernel holds it. */
+    const group: { program: string; environ: Map<string, string> }[] = [];
+    const parseEnviron = (text: string) =>
+      new Map(
+        text
+          .split("\0")
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as [string, string]),
+      );
+    try {
+      await runPgTool({
+        tool: "pg_dump",
+        args: ["--format=plain", "--table=accounts"],
+        connection: cluster.connection("postgres"),
+        stdoutFile: path.join(workDir, "allow-list.sql"),
+        onSpawn: (child) => {
+          void (async () => {
+            try {
+              for (let i = 0; i < 100; i++) {
+                const [row] = await cluster.query<{ n: string }>("select count(*) as n from pg_locks where not granted");
+                if (Number(row?.n) > 0) break;
+                await new Promise((r) => setTimeout(r, 100));
+              }
+              for (const entry of await readdir("/proc")) {
+                if (!/^\d+$/.test(entry)) continue;
+                const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+                // Fields after the command's closing parenthesis: state, ppid, pgrp.
+                const pgrp = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2];
+                if (pgrp !== String(child.pid)) continue;
+                const program = (await readFile(`/proc/${entry}/cmdline`)).toString("utf8").split("\0").filter(Boolean);
+                group.push({ program: program.join(" "), environ: parseEnviron((await readFile(`/proc/${entry}/environ`)).toString("utf8")) });
+              }
+            } finally {
+              await blocker.query("commit");
+            }
+          })();
+        },
+      });
+    } finally {
+      await blocker.end();
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+
+    // pg_dump itself is among them (it was blocked on the lock while we looked).
+    expect(
+      group.map((p) => p.program).some((p) => /(^|\/)pg_dump /.test(p)),
+      JSON.stringify(group.map((p) => p.program)),
+    ).toBe(true);
+    const allowed = (key: string) => ["PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"].includes(key) || key.startsWith("LC_") || key.startsWith("PG");
+    for (const { program, environ } of group) {
+      const keys = [...environ.keys()];
+      expect(
+        keys.filter((k) => !allowed(k)),
+        program,
+      ).toEqual([]);
+      for (const key of Object.keys(planted)) expect(keys, program).not.toContain(key);
+      const values = [...environ.values()].join("\n");
+      for (const secret of [...Object.values(planted), PASSWORD]) expect(values, program).not.toContain(secret);
+    }
+    // What pg_dump does get: its connection as PG* variables and the per-job passfile.
+    const dump = group.find((p) => /(^|\/)pg_dump /.test(p.program))!.environ;
+    expect(dump.get("PGHOST")).toBe("127.0.0.1");
+    expect(dump.get("PGPORT")).toBe(String(cluster.port));
+    expect(dump.get("PGPASSFILE")).toMatch(/./);
+    expect(dump.get("PATH")).toBe(process.env.PATH);
   });
 
   it("fails with the tool's message and without the password on a wrong password [S24]", async () => {
