@@ -242,6 +242,19 @@ describe("WAL archiving, base backups and point-in-time recovery (SCENARIOS 1–
     await damage("truncated", (file) => truncate(file, 8192), /truncated/);
     await damage("missing", (file) => rm(file), /missing from the archive/);
 
+    // Segments read once are remembered (a PITR plans twice): the remembered window equals one read
+    // whole, and damage done in place afterwards is still found.
+    expect(await computeRecoverableWindow({ archiveDir, baseBackups: bases })).toEqual(intact);
+    const inPlace = path.join(work, "archive-in-place");
+    await cp(archiveDir, inPlace, { recursive: true });
+    if (isRoot()) await exec("chown", ["-R", `${CLUSTER_OS_USER}:${CLUSTER_OS_USER}`, inPlace]);
+    expect((await computeRecoverableWindow({ archiveDir: inPlace, baseBackups: bases })).problems).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    const bytes = await readFile(path.join(inPlace, victim));
+    bytes[offset] = bytes[offset]! ^ 0xff;
+    await writeFile(path.join(inPlace, victim), bytes);
+    expect((await computeRecoverableWindow({ archiveDir: inPlace, baseBackups: bases })).problems.join("; ")).toMatch(/damaged at/);
+
     // PITR to "latest" on the damaged archive reaches the last good point, and says where.
     const latest = await planPitr({ repository: withArchive(corrupted), target: { kind: "latest" } });
     expect(latest.range.endReason).toMatch(/damaged at/);

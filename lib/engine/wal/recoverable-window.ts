@@ -63,20 +63,21 @@ export type RecoverableWindow = {
 };
 
 type ArchiveListing = {
-  segments: Map<string, { name: string; size: number }>;
+  segments: Map<string, { name: string; size: number; mtimeMs: number }>;
   histories: Map<number, string>;
   newestTimeline: number;
 };
 
 async function listArchive(archiveDir: string, segmentSize: number): Promise<ArchiveListing> {
   const names = await readdir(archiveDir).catch(() => [] as string[]);
-  const segments = new Map<string, { name: string; size: number }>();
+  const segments = new Map<string, { name: string; size: number; mtimeMs: number }>();
   const histories = new Map<number, string>();
   let newestTimeline = 1;
   for (const name of names) {
     const segment = parseSegmentFileName(name, segmentSize);
     if (segment) {
-      segments.set(`${segment.timeline}:${segment.segno}`, { name, size: (await stat(path.join(archiveDir, name))).size });
+      const info = await stat(path.join(archiveDir, name));
+      segments.set(`${segment.timeline}:${segment.segno}`, { name, size: info.size, mtimeMs: info.mtimeMs });
       newestTimeline = Math.max(newestTimeline, segment.timeline);
       continue;
     }
@@ -106,7 +107,51 @@ const RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+), prev [0-9A-F]+\/[0-9A-F]+, desc: (.
 const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/;
 const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
 
-/** Read every record of a run of segments on one timeline with pg_waldump, line by line (memory stays flat). */
+/** What the records that start in one segment add to a scan. */
+type SegmentSummary = Pick<ScanResult, "lastRecordLsn" | "lastCommit" | "restorePoints" | "maxXid">;
+
+function emptyScan(): ScanResult {
+  return { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], maxXid: undefined, errorAt: undefined, errorMessage: undefined };
+}
+
+/** Add what later records say to a scan (segments in order). */
+function fold(into: SegmentSummary, later: SegmentSummary): void {
+  if (later.lastRecordLsn !== undefined) into.lastRecordLsn = later.lastRecordLsn;
+  if (later.lastCommit) into.lastCommit = later.lastCommit;
+  into.restorePoints.push(...later.restorePoints);
+  if (later.maxXid !== undefined) into.maxXid = into.maxXid === undefined || xidAfter(later.maxXid, into.maxXid) ? later.maxXid : into.maxXid;
+}
+
+/**
+ * Summaries of segments already read by pg_waldump in this process, by archive, timeline, name,
+ * size and modification time (an archived segment never changes; one that did gets another key).
+ * A PITR plans twice (the preview, then again under the lock) and the dashboard asks for the
+ * window again and again: only new segments are read each time. Entries last 10 minutes, so a
+ * segment damaged in place is read again soon.
+ */
+const summaryCache = new Map<string, { at: number; summary: SegmentSummary }>();
+const SUMMARY_TTL_MS = 10 * 60_000;
+const SUMMARY_MAX = 100_000;
+
+function cachedSummary(key: string, now: number): SegmentSummary | undefined {
+  const hit = summaryCache.get(key);
+  if (!hit) return undefined;
+  if (now - hit.at > SUMMARY_TTL_MS) {
+    summaryCache.delete(key);
+    return undefined;
+  }
+  return hit.summary;
+}
+
+function rememberSummary(key: string, summary: SegmentSummary, now: number): void {
+  if (summaryCache.size >= SUMMARY_MAX) summaryCache.delete(summaryCache.keys().next().value!);
+  summaryCache.set(key, { at: now, summary });
+}
+
+/**
+ * Read every record of a run of segments on one timeline with pg_waldump, line by line (memory
+ * stays flat). With `bySegment`, each record is also summarised under the segment it starts in.
+ */
 export async function scanSegments(
   archiveDir: string,
   timeline: number,
@@ -114,27 +159,28 @@ export async function scanSegments(
   last: string,
   pgBinDir: string | undefined,
   signal?: AbortSignal,
+  bySegment?: { segmentSize: number; summaries: Map<bigint, SegmentSummary> },
 ): Promise<ScanResult> {
-  const result: ScanResult = {
-    lastRecordLsn: undefined,
-    lastCommit: undefined,
-    restorePoints: [],
-    maxXid: undefined,
-    errorAt: undefined,
-    errorMessage: undefined,
-  };
+  const result = emptyScan();
   const onLine = (line: string) => {
     const record = RECORD.exec(line);
     if (!record) return;
     const lsn = parseLsn(record[1]!);
-    result.lastRecordLsn = lsn;
+    const found: SegmentSummary = { lastRecordLsn: lsn, lastCommit: undefined, restorePoints: [], maxXid: undefined };
     const xid = Number(XID.exec(line)?.[1] ?? 0);
-    if (xid > 0) result.maxXid = result.maxXid === undefined || xidAfter(xid, result.maxXid) ? xid : result.maxXid;
+    if (xid > 0) found.maxXid = xid;
     const desc = record[2]!;
     const commit = COMMIT_TIME.exec(desc);
-    if (commit) result.lastCommit = { time: isoMicros(`${commit[1]!.replace(" ", "T")}Z`), lsn };
+    if (commit) found.lastCommit = { time: isoMicros(`${commit[1]!.replace(" ", "T")}Z`), lsn };
     const point = RESTORE_POINT.exec(desc);
-    if (point) result.restorePoints.push({ name: point[1]!.trim(), lsn });
+    if (point) found.restorePoints.push({ name: point[1]!.trim(), lsn });
+    fold(result, found);
+    if (bySegment) {
+      const segno = segmentOf(lsn, bySegment.segmentSize);
+      let summary = bySegment.summaries.get(segno);
+      if (!summary) bySegment.summaries.set(segno, (summary = { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], maxXid: undefined }));
+      fold(summary, { ...found, restorePoints: [...found.restorePoints] });
+    }
   };
   let stderr = "";
   try {
@@ -171,6 +217,8 @@ export type ComputeWindowOptions = {
   /** age identities, for an encrypted archive (segments stored as .age). */
   identities?: string[] | undefined;
   signal?: AbortSignal | undefined;
+  /** The archive segment summaries are remembered under (the real archive when `archiveDir` is a scratch copy). */
+  cacheScope?: string | undefined;
 };
 
 /**
@@ -186,7 +234,7 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
     const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-wal-"));
     try {
       const failures = await materializeArchive(options.archiveDir, scratch, names, options.identities);
-      const window = await computeRecoverableWindow({ ...options, archiveDir: scratch });
+      const window = await computeRecoverableWindow({ ...options, archiveDir: scratch, cacheScope: options.archiveDir });
       return { ...window, problems: [...failures, ...window.problems] };
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -268,14 +316,7 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
     let to: WindowPoint = { time: isoMicros(base.finishedAt), lsn: base.walStopLsn! };
     let lastSegEnd = segno * BigInt(segmentSize);
     for (const [index, run] of runs.entries()) {
-      const scan = await scanSegments(
-        options.archiveDir,
-        run.timeline,
-        segmentFileName(run.timeline, run.first, segmentSize),
-        segmentFileName(run.timeline, run.last, segmentSize),
-        options.pgBinDir,
-        options.signal,
-      );
+      const scan = await scanRun(run);
       for (const point of scan.restorePoints) restorePoints.set(point.name, { name: point.name, lsn: formatLsn(point.lsn), timeline: run.timeline });
       // The time is the last commit's; the position is the last readable record's, so a restore
       // point written after the last commit (as every backup set writes one) is still reachable.
@@ -292,6 +333,42 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
       }
     }
     return { start: startSeg, end: segmentOf(lastSegEnd - 1n, segmentSize), scan: { to, endReason } };
+  }
+
+  /** One run of contiguous segments: the summaries remembered for its first ones, pg_waldump for the rest. */
+  async function scanRun(run: { timeline: number; first: bigint; last: bigint }): Promise<ScanResult> {
+    const scope = options.cacheScope ?? options.archiveDir;
+    const keyOf = (segno: bigint) => {
+      const file = archive.segments.get(`${run.timeline}:${segno}`)!;
+      return `${scope}\0${run.timeline}\0${file.name}\0${file.size}\0${file.mtimeMs}`;
+    };
+    const now = Date.now();
+    const result = emptyScan();
+    let segno = run.first;
+    for (; segno < run.last; segno++) {
+      const summary = cachedSummary(keyOf(segno), now);
+      if (!summary) break;
+      fold(result, { ...summary, restorePoints: [...summary.restorePoints] });
+    }
+    const summaries = new Map<bigint, SegmentSummary>();
+    const scan = await scanSegments(
+      options.archiveDir,
+      run.timeline,
+      segmentFileName(run.timeline, segno, segmentSize),
+      segmentFileName(run.timeline, run.last, segmentSize),
+      options.pgBinDir,
+      options.signal,
+      { segmentSize, summaries },
+    );
+    fold(result, scan);
+    result.errorAt = scan.errorAt;
+    result.errorMessage = scan.errorMessage;
+    // Settled: every segment read before the run's last one (whose final record may continue in a
+    // segment not archived yet) and before any damage.
+    const damaged = scan.errorAt === undefined ? undefined : segmentOf(scan.errorAt, segmentSize);
+    for (let s = segno; s < run.last && (damaged === undefined || s < damaged); s++)
+      rememberSummary(keyOf(s), summaries.get(s) ?? { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], maxXid: undefined }, now);
+    return result;
   }
 
   function hasLaterSegment(segno: bigint): boolean {
