@@ -86,7 +86,7 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
   const markMoment = async () => {
     restorePoint ??= await createRestorePoint(target, `lifeboat_${target.name}_${timestamp}`);
   };
-  const produce = async (kind: ArtifactKind, snapshot?: Snapshot, summary?: TableSummary) => {
+  const produce = async (kind: ArtifactKind, snapshot?: Snapshot, summary?: Promise<TableSummary>) => {
     throwIfAborted(options.signal);
     const started = new Date();
     const recipients = kind === "env" || settings.encryptAll ? settings.recipients : [];
@@ -110,12 +110,18 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
         recipients,
         server,
         snapshot,
-        rowCounts: summary?.rows,
-        tableChecksums: summary?.checksums,
         toolVersions,
         signal: options.signal,
         progress: (phase, amounts) => options.onProgress?.({ kind, phase, ...amounts }),
       });
+      // The snapshot's row counts (and, for the full dump, content checksums) go into its manifest;
+      // the JSON export counts what it wrote itself.
+      if (summary && (kind === "full" || kind === "schema")) {
+        options.onProgress?.({ kind, phase: "counting rows" });
+        const tables = await summary;
+        produced.tableRowCounts ??= tables.rows;
+        if (kind === "full") produced.tableChecksums ??= tables.checksums;
+      }
       options.onProgress?.({ kind, phase: "syncing" });
       const committed = await staged.commit();
       const files = produced.describe ? produced.describe(committed) : committed;
@@ -156,8 +162,11 @@ export async function runBackupSet(options: RunBackupSetOptions): Promise<Backup
           },
           async (snapshot) => {
             await markMoment();
-            options.onProgress?.({ kind: snapshotKinds[0]!, phase: "counting rows" });
-            const summary = await summarizeTables(snapshot.client, snapshot.tables);
+            options.onProgress?.({ kind: snapshotKinds[0]!, phase: "snapshot locked" });
+            // Row counts and content checksums are read on the snapshot's own connection while
+            // pg_dump reads the same snapshot on its own: the two scans overlap instead of adding up.
+            const summary = snapshotKinds.some((k) => k === "full" || k === "schema") ? summarizeTables(snapshot.client, snapshot.tables) : undefined;
+            summary?.catch(() => undefined); // awaited by each kind that needs it; a failure fails those kinds
             for (const kind of snapshotKinds) await produce(kind, snapshot, summary);
           },
         );

@@ -57,10 +57,6 @@ export type WriterInput = {
   server: ServerInfo;
   /** The set's locked snapshot (full, schema, json). */
   snapshot?: Snapshot | undefined;
-  /** Exact row counts of every table, in that snapshot. */
-  rowCounts?: Record<string, number> | undefined;
-  /** Content checksums of every table, in that snapshot (see summarizeTables). */
-  tableChecksums?: Record<string, string> | undefined;
   /** Versions of the client tools found by the preflight ("pg_dump" → "15.20"). */
   toolVersions: Record<string, string>;
   signal?: AbortSignal | undefined;

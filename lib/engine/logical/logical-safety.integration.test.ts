@@ -531,7 +531,7 @@ describe("logical backups: integrity, safety and fidelity (SCENARIOS 11–14, 16
         {
           onProgress: (p) => {
             // The snapshot exists and its session holds every lock: queue an exclusive request now.
-            if (p.phase === "counting rows" && !queued) queued = migration.query("alter table products add column migrated boolean not null default true");
+            if (p.phase === "snapshot locked" && !queued) queued = migration.query("alter table products add column migrated boolean not null default true");
           },
         },
       );

@@ -72,7 +72,7 @@ export const writeFullDump: ArtifactWriter = async (input) => {
   const parallel = settings.dumpJobs > 1;
   if (!parallel && settings.dumpCompression === "zstd") {
     await writeZstdDump(input);
-    return { compression: DUMP_ZSTD.describe, toolVersions: pgDumpVersion(input), tableRowCounts: input.rowCounts, tableChecksums: input.tableChecksums };
+    return { compression: DUMP_ZSTD.describe, toolVersions: pgDumpVersion(input) };
   }
   const args = parallel
     ? ["--format=directory", `--jobs=${settings.dumpJobs}`, `--compress=${settings.compressionLevel}`, ...snapshotArgs(input)]
@@ -81,12 +81,10 @@ export const writeFullDump: ArtifactWriter = async (input) => {
   return {
     compression: settings.compressionLevel === 0 ? "none" : `gzip:${settings.compressionLevel} (pg_dump)`,
     toolVersions: pgDumpVersion(input),
-    tableRowCounts: input.rowCounts,
-    tableChecksums: input.tableChecksums,
   };
 };
 
 export const writeSchemaDump: ArtifactWriter = async (input) => {
   await runDump(input, ["--schema-only", "--format=plain", ...snapshotArgs(input)], true);
-  return { compression: "none", toolVersions: pgDumpVersion(input), tableRowCounts: input.rowCounts };
+  return { compression: "none", toolVersions: pgDumpVersion(input) };
 };
