@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 export NEXT_TELEMETRY_DISABLED=1
-exec node_modules/.bin/tsx scripts/quickstart.ts "$@"
+exec node --import tsx scripts/quickstart.ts "$@"

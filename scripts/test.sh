@@ -49,5 +49,5 @@ PLAYWRIGHT_JSON_OUTPUT_NAME=.test-reports/playwright.json node_modules/.bin/play
 node scripts/test-summary.mjs .test-reports/vitest.json .test-reports/playwright.json || status=1
 
 echo "== failure scenarios (docs/SCENARIOS.md: each covered by a passing test)"
-node_modules/.bin/tsx scripts/test-scenarios.ts || status=1
+node --import tsx scripts/test-scenarios.ts || status=1
 exit $status

@@ -96,4 +96,4 @@ tail -n 0 -F "$log" &
 
 cd /opt/lifeboat
 export DB_DATA_DIR="$PGDATA" DB_CONTROL=pg_ctl DB_OS_USER=postgres
-exec node_modules/.bin/tsx cli/agent.ts --target "$target" --supervise
+exec node --import tsx cli/agent.ts --target "$target" --supervise

@@ -52,7 +52,7 @@ describe("the postgres service: postgres:15 with the Lifeboat agent", async () =
       scripts: Record<string, string>;
     };
     expect(Object.keys(pkg.dependencies)).toContain("tsx");
-    expect(pkg.scripts.agent).toBe("tsx --env-file-if-exists=.env cli/agent.ts");
+    expect(pkg.scripts.agent).toBe("node --env-file-if-exists=.env --import tsx cli/agent.ts");
   });
 
   it("initialises like the official image, then execs the supervising agent with pg_ctl control", async () => {
@@ -60,7 +60,7 @@ describe("the postgres service: postgres:15 with the Lifeboat agent", async () =
     expect(entrypoint).toContain("source /usr/local/bin/docker-entrypoint.sh");
     expect(entrypoint).toMatch(/docker_init_database_dir[\s\S]*docker_setup_db[\s\S]*docker_temp_server_stop/);
     expect(entrypoint).toContain("DB_CONTROL=pg_ctl");
-    expect(entrypoint).toMatch(/exec node_modules\/\.bin\/tsx cli\/agent\.ts --target "\$target" --supervise$/m);
+    expect(entrypoint).toMatch(/exec node --import tsx cli\/agent\.ts --target "\$target" --supervise$/m);
   });
 
   it("leaves the Lifeboat containers off the database host", () => {

@@ -11,7 +11,8 @@ import { binScript } from "./bin-script";
  *   (pg_dump -j workers, pg_basebackup's WAL streamer) with one signal;
  * - on Linux each child is started through `setpriv --pdeathsig SIGKILL`, so the kernel kills it
  *   when Lifeboat dies, even by SIGKILL or the OOM killer, and a pg_restore can never go on
- *   committing unsupervised;
+ *   committing unsupervised; a tool that forks runs under bin/lifeboat-guard (POSIX sh), which gets
+ *   SIGTERM instead and kills its whole group;
  * - the operation running it (an AsyncLocalStorage scope) learns its pid and start time, which the
  *   target lock records: a stale lock is never taken over while one of them still lives.
  * Arguments are always an array; nothing goes through a shell.
@@ -121,8 +122,10 @@ export async function killRecordedChildren(records: ChildRecord[], timeoutMs = 1
 
 export type SpawnChildOptions = Omit<SpawnOptions, "detached" | "shell" | "env"> & {
   /**
-   * Run the tool under bin/lifeboat-guard.mjs, which leads the process group and kills all of it
-   * when Lifeboat dies: for tools that fork (pg_basebackup, pg_dump/pg_restore -j).
+   * Run the tool under bin/lifeboat-guard (a POSIX sh script, not a second Node process: ~1 MB
+   * instead of 40-50 MB per tool), which leads the process group and kills all of it when Lifeboat
+   * dies: for tools that fork (pg_basebackup, pg_dump/pg_restore -j). Its exit code, or the signal
+   * that killed the tool, is the tool's; the tool reads the guard's stdin.
    */
   guard?: boolean | undefined;
   /** Extra environment on top of childProcessEnv() (an allow-list: PATH, locale, TZ). */
@@ -136,7 +139,9 @@ export function spawnChild(file: string, args: readonly string[], options: Spawn
   const wrapper = findDeathSignalTool();
   const { env, baseEnv, guard, ...rest } = options;
   // A guard gets SIGTERM (which it turns into SIGKILL for its whole group); a bare tool gets SIGKILL.
-  const target = guard ? [process.execPath, binScript("lifeboat-guard.mjs"), file, ...args] : [file, ...args];
+  // Without a parent-death signal (not Linux) the guard checks every second whether it was orphaned.
+  // /bin/sh runs it, so the script needs no execute bit where it was copied.
+  const target = guard ? ["/bin/sh", binScript("lifeboat-guard"), ...(wrapper ? [] : ["--watch-parent"]), file, ...args] : [file, ...args];
   const [command, argv] = wrapper ? [wrapper, ["--pdeathsig", guard ? "SIGTERM" : "SIGKILL", "--", ...target]] : [target[0]!, target.slice(1)];
   const child = spawn(command, argv, { ...rest, env: { ...(baseEnv ?? childProcessEnv()), ...env }, detached: true, shell: false });
   const scope = scopes.getStore();
