@@ -116,4 +116,20 @@ describe("JSON export written by PostgreSQL", () => {
       await client.query("commit");
     });
   });
+
+  it("a cancel that closes the session mid-COPY (as the snapshot's abort does) fails the COPY at once, without an unhandled error", async () => {
+    const client = new pg.Client({ ...target.connection, password: target.connection.password ?? "" });
+    client.on("error", () => undefined);
+    await client.connect();
+    await client.query("begin isolation level repeatable read read only");
+    const started = Date.now();
+    const cancelled = copyOut(client, "copy (select repeat('x', 1000) from generate_series(1, 2000000)) to stdout", async () => {
+      void client.end().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error("cancelled");
+    });
+    // Whichever comes first: the closed connection or the consumer's own error.
+    await expect(cancelled).rejects.toThrow(/cancelled|Connection terminated/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
 });

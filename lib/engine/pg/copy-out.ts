@@ -14,6 +14,11 @@ export async function copyOut(client: pg.ClientBase, sql: string, onChunk: (chun
   const stream = client.query(copyTo(sql));
   await new Promise<void>((resolve, reject) => {
     let failure: { error: unknown } | undefined;
+    let ended = false;
+    const resume = () => {
+      // pg-copy-streams cannot read on after its query failed (it throws from _read).
+      if (!ended) stream.resume();
+    };
     const fail = (error: unknown) => {
       failure ??= { error };
     };
@@ -28,15 +33,20 @@ export async function copyOut(client: pg.ClientBase, sql: string, onChunk: (chun
       }
       if (!result) return;
       stream.pause();
-      result.then(
-        () => stream.resume(),
-        (error: unknown) => {
-          fail(error);
-          stream.resume();
-        },
-      );
+      result.then(resume, (error: unknown) => {
+        fail(error);
+        resume();
+      });
     });
-    stream.once("end", () => (failure ? reject(failure.error) : resolve()));
-    stream.once("error", (error) => reject(failure ? failure.error : error));
+    stream.once("end", () => {
+      ended = true;
+      if (failure) reject(failure.error);
+      else resolve();
+    });
+    // `on`, not `once`: a stream that failed (the connection closed by a cancel) can emit again.
+    stream.on("error", (error) => {
+      ended = true;
+      reject(failure ? failure.error : error);
+    });
   });
 }
