@@ -1,8 +1,8 @@
 import { createWriteStream } from "node:fs";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { encryptStream } from "../crypto/age";
+import { createParallelGzip } from "./parallel-gzip";
 
 export type ArtifactSink = {
   /** Write the artifact's bytes here, then call end(). */
@@ -12,14 +12,17 @@ export type ArtifactSink = {
 };
 
 /**
- * A file sink for streamed artifacts: optional gzip, then optional age encryption, then a new
- * 0600 file. Memory stays flat whatever the size.
+ * A file sink for streamed artifacts: optional gzip (on every core, see createParallelGzip), then
+ * optional age encryption, then a new 0600 file. Memory stays flat whatever the size.
  */
-export async function openArtifactSink(file: string, options: { gzip?: boolean; recipients?: string[] | undefined }): Promise<ArtifactSink> {
+export async function openArtifactSink(
+  file: string,
+  options: { gzip?: { level: number } | undefined; recipients?: string[] | undefined },
+): Promise<ArtifactSink> {
   const input = new PassThrough();
   let source: Readable = input;
   if (options.gzip) {
-    const gzip = createGzip({ level: 6 });
+    const gzip = createParallelGzip({ level: options.gzip.level });
     source = source.pipe(gzip);
     input.once("error", (e) => gzip.destroy(e));
   }
@@ -37,14 +40,14 @@ export async function openArtifactSink(file: string, options: { gzip?: boolean; 
 export async function streamIntoFile(
   source: Readable | AsyncIterable<Buffer>,
   file: string,
-  options: { gzip?: boolean; recipients?: string[] | undefined },
+  options: { gzip?: { level: number } | undefined; recipients?: string[] | undefined },
 ): Promise<void> {
   const sink = await openArtifactSink(file, options);
   await Promise.all([pipeline(source, sink.input), sink.done]);
 }
 
 /** Write respecting backpressure. */
-export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
+export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.destroyed) throw stream.errored ?? new Error("the output stream was closed");
   if (!stream.write(chunk)) {
     await new Promise<void>((resolve, reject) => {
