@@ -299,7 +299,9 @@ function describeFailure(what: string, log: string[]): { message: string; lastRe
   const relevant = log.filter((l) => /FATAL|PANIC|ERROR|WARNING|could not/.test(l));
   const quoted = (relevant.length ? relevant : log).slice(-4);
   const tail = quoted.length ? ` The server's log says: ${quoted.join(" | ")}` : "";
-  return { message: `${what}${fatal ? `: ${fatal}` : ""}.${reached ? ` Recovery got as far as ${reached.trim()}.` : ""}${tail}`, lastReached: reached?.trim() };
+  // The cause may already be in `what` (a refused login quotes the server's answer): say it once.
+  const cause = fatal && !what.includes(fatal) ? `: ${fatal}` : "";
+  return { message: `${what}${cause}.${reached ? ` Recovery got as far as ${reached.trim()}.` : ""}${tail}`, lastReached: reached?.trim() };
 }
 
 /** Errors that waiting will not cure: the credentials were refused. */
@@ -358,7 +360,9 @@ async function recoverAndPromote(
       const cause = (error as { cause?: unknown }).cause ?? error;
       if (isAuthenticationFailure(cause)) {
         await cluster.stop("immediate").catch(() => undefined);
-        throw await fail(`The recovered server refused the target's credentials (${connectionErrorMessage(cause, connection)})`);
+        throw await fail(
+          `The recovered server refused the target's credentials (${connectionErrorMessage(cause, connection)}; it has the roles, passwords and pg_hba.conf of the recovered moment)`,
+        );
       }
       // Not accepting connections yet (still replaying to a consistent state): ask again shortly.
     }
