@@ -340,9 +340,12 @@ async function recoverAndPromote(
       await cluster.stop("immediate").catch(() => undefined);
       throwIfAborted(options.signal);
     }
+    // The log is read before the server is stopped: an immediate stop adds lines of its own
+    // (restore_command killed by SIGQUIT) that must not pass for the cause.
     if (Date.now() > deadline) {
+      const failure = await fail(`Recovery did not finish within ${Math.round((options.timeoutMs ?? 3_600_000) / 60_000)} minutes`);
       await cluster.stop("immediate").catch(() => undefined);
-      throw await fail(`Recovery did not finish within ${Math.round((options.timeoutMs ?? 3_600_000) / 60_000)} minutes`);
+      throw failure;
     }
     let state: { r: boolean; paused: string | null } | undefined;
     try {
@@ -359,10 +362,11 @@ async function recoverAndPromote(
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause ?? error;
       if (isAuthenticationFailure(cause)) {
-        await cluster.stop("immediate").catch(() => undefined);
-        throw await fail(
+        const failure = await fail(
           `The recovered server refused the target's credentials (${connectionErrorMessage(cause, connection)}; it has the roles, passwords and pg_hba.conf of the recovered moment)`,
         );
+        await cluster.stop("immediate").catch(() => undefined);
+        throw failure;
       }
       // Not accepting connections yet (still replaying to a consistent state): ask again shortly.
     }
