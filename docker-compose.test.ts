@@ -26,6 +26,10 @@ describe("docker-compose.yml", async () => {
     expect(command).toContain("wal_level=replica");
     expect(command).toContain("archive_mode=on");
     expect(command).toContain("archive_command=/usr/local/bin/archive-wal %p /backups/${DB_TARGET_NAME:-allertify}/archive %f");
+    // The recovery point objective: a commit reaches the archive within a minute even when little is written.
+    const timeout = /(?:^| )archive_timeout=(\d+)(s|min)?(?: |$)/.exec(command);
+    expect(timeout, command).not.toBeNull();
+    expect(Number(timeout![1]) * (timeout![2] === "min" ? 60 : 1)).toBeLessThanOrEqual(60);
     expect(postgres.volumes).toContain("backups:/backups");
   });
 

@@ -180,6 +180,26 @@ describe("the seed's recovery procedure, through the CLI", () => {
     expect(b).toBe(a);
   });
 
+  it("restore backup --into, as a role without CREATEDB, is refused naming the privilege, and nothing is created or changed", async () => {
+    await target.cluster.query("alter role app nocreatedb");
+    try {
+      const before = await target.fingerprint();
+      const databases = async () => (await target.query<{ d: string }>("select datname as d from pg_database order by 1")).map((r) => r.d);
+      const existing = await databases();
+      const refused = await cli("restore.ts", ["backup", files.full_backup_!, "--into", "scratch"]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/app may not create databases, so --into cannot make "scratch"/);
+      expect(refused.stderr).toMatch(/ALTER ROLE "app" CREATEDB/);
+      expect(await databases()).toEqual(existing);
+      expect(await target.fingerprint()).toEqual(before);
+      const [record] = await meta.db.select().from(runs).orderBy(desc(runs.id)).limit(1);
+      expect(record).toMatchObject({ kind: "restore", status: "failed" });
+      expect(record?.error).toMatch(/ALTER ROLE "app" CREATEDB/);
+    } finally {
+      await target.cluster.query("alter role app createdb");
+    }
+  });
+
   it("restore env decrypts into a new folder and never over an existing one [S12] [S20]", async () => {
     const out = path.join(work, "env-out");
     const result = await cli("restore.ts", ["env", files.env_!, "--out", out]);

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -8,7 +8,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "@/lib/engine/cluster/free-port";
 import { ManagedCluster } from "@/lib/engine/cluster/managed-cluster";
-import { handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
+import { clusterOsUser, handToClusterUser, isRoot } from "@/lib/engine/cluster/os-user";
 import { findPgBinary } from "@/lib/engine/pg/find-pg-binary";
 import { runPgTool } from "@/lib/engine/pg/run-pg-tool";
 import { withClient } from "@/lib/engine/pg/server-info";
@@ -48,9 +48,13 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
   const admin = (database = "postgres") => ({ host: "127.0.0.1", port, database, user: "admin", password: adminPassword });
   const rows = async (at?: { host: string; port: number }) =>
     withClient(app("app", at), async (c) => (await c.query<{ v: string }>("select v from marker order by id")).rows.map((r) => r.v));
-  const cli = async (args: string[], timeout = 180_000) => {
+  const cli = async (args: string[], timeout = 180_000, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) => {
     try {
-      const { stdout, stderr } = await exec(tsx, [path.join(repo, "cli", "restore.ts"), ...args], { cwd: repo, env, timeout });
+      const { stdout, stderr } = await exec(tsx, [path.join(repo, "cli", "restore.ts"), ...args], {
+        cwd: options.cwd ?? repo,
+        env: options.env ?? env,
+        timeout,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -195,8 +199,93 @@ describe.runIf(isRoot())("point-in-time recovery on a cluster Lifeboat did not c
     // marker: 3 rows at that moment, 4 live now.
     expect(result.stdout).toMatch(/public\.marker\t3\t4\t-1/);
     expect(await rows({ host: "127.0.0.1", port: instancePort })).toEqual(["before-base", "precious", "after-recovery"]);
+
+    // Archiving is off: the new instance never writes into the production archive, even when it
+    // closes a segment (the app's grant on pg_switch_wal came back with the roles).
+    const instanceAt = { ...app("postgres"), port: instancePort };
+    const settings = await withClient(instanceAt, async (c) => {
+      const { rows: found } = await c.query<{ mode: string; command: string; tli: string }>(
+        "select current_setting('archive_mode') as mode, current_setting('archive_command') as command, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli",
+      );
+      return found[0]!;
+    });
+    expect(settings.mode).toBe("off");
+    // PostgreSQL shows "(disabled)" for archive_command whenever archive_mode is off; the block Lifeboat wrote also empties it.
+    expect(settings.command).toMatch(/^(\(disabled\))?$/);
+    await withClient(app("app", { host: "127.0.0.1", port: instancePort }), (c) => c.query("insert into marker (v) values ('only-in-the-new-instance')"));
+    await withClient(instanceAt, (c) => c.query("select pg_switch_wal()"));
+    await sleep(3000);
+    const archived = await readdir(path.join(work, "backups", "app", "archive"));
+    // Its own timeline (after the in-place recovery's 2) appears nowhere in the archive: no history file, no segment.
+    expect(settings.tli).toBe("00000003");
+    expect(archived.filter((n) => n.startsWith(settings.tli))).toEqual([]);
+    expect(archived).toContain("00000002.history");
     const instance = new ManagedCluster({ dataDir: path.join(folder, "pgdata"), control: { method: "pg_ctl" }, logFile: path.join(folder, "postgres.log") });
     await instance.stop("immediate");
+  });
+
+  it("a recovered server that refuses the target's credentials fails at once, saying so, and leaves nothing behind", async () => {
+    // The password was rotated after the moment asked for: the recovered cluster holds the old one.
+    await sleep(1000);
+    const moment = new Date().toISOString();
+    await sleep(1000);
+    const rotated = "rotated-Scr4m-pw";
+    await withClient(admin(), (c) => c.query(`alter role app password ${pg.escapeLiteral(rotated)}`));
+    try {
+      const folder = path.join(work, "refused");
+      const started = Date.now();
+      const result = await cli(["pitr", moment, "--to-new-instance", "--data-dir", folder, "--port", String(await findFreePort())], 180_000, {
+        env: { ...env, DB_PASSWORD: rotated },
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/The recovered server refused the target's credentials/);
+      expect(result.stderr).toMatch(/password authentication failed for user "app"; it has the roles, passwords and pg_hba\.conf of the recovered moment\)\./);
+      // Said once (the server's own log line may be quoted beside it), and nothing that Lifeboat's
+      // own stop of the server caused afterwards passes for the cause.
+      expect(result.stderr.match(/password authentication failed/g)!.length).toBeLessThanOrEqual(2);
+      expect(result.stderr).not.toMatch(/terminated by signal 3/);
+      expect(result.stderr).not.toContain(rotated);
+      // Not a poll until the hour-long recovery deadline: one refused login ends it.
+      expect(Date.now() - started).toBeLessThan(90_000);
+      expect(await readdir(folder).catch(() => "gone")).toBe("gone");
+    } finally {
+      await withClient(admin(), (c) => c.query(`alter role app password ${pg.escapeLiteral(appPassword)}`));
+    }
+  });
+
+  it("without --data-dir, as root, recovers into .lifeboat/pitr/ of the working folder, which the cluster's OS user can pass through", async () => {
+    // A checkout elsewhere, where an earlier run left .lifeboat/ private to root (0700).
+    const checkout = path.join(work, "checkout");
+    await mkdir(path.join(checkout, ".lifeboat"), { recursive: true, mode: 0o700 });
+    await chmod(checkout, 0o755);
+    await chmod(path.join(checkout, ".lifeboat"), 0o700);
+    const instancePort = await findFreePort();
+    // tsx finds the @/ paths through the tsconfig of its working folder; this one is elsewhere.
+    const result = await cli(["pitr", "latest", "--to-new-instance", "--port", String(instancePort)], 180_000, {
+      cwd: checkout,
+      env: { ...env, TSX_TSCONFIG_PATH: path.join(repo, "tsconfig.json") },
+    });
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.code).toBe(0);
+    const dataDir = /data directory (\S+)\.$/m.exec(result.stdout)?.[1];
+    expect(dataDir, result.stdout).toMatch(new RegExp(`^${checkout}/\\.lifeboat/pitr/app-[^/]+/pgdata$`));
+    try {
+      const postgres = await clusterOsUser();
+      for (const dir of [path.join(checkout, ".lifeboat"), path.join(checkout, ".lifeboat", "pitr")]) {
+        const info = await stat(dir);
+        expect(info.uid, dir).toBe(0);
+        expect(info.mode & 0o777, dir).toBe(0o711);
+        await expect(exec("runuser", ["-u", postgres.name, "--", "test", "-x", dir]), dir).resolves.toBeDefined();
+      }
+      // Traverse, never list: the folder names of other recoveries stay Lifeboat's.
+      await expect(exec("runuser", ["-u", postgres.name, "--", "ls", path.join(checkout, ".lifeboat", "pitr")])).rejects.toThrow();
+      expect((await stat(dataDir!)).uid).toBe(postgres.uid);
+      expect(await rows({ host: "127.0.0.1", port: instancePort })).toEqual(["before-base", "precious", "after-recovery", "later"]);
+    } finally {
+      await new ManagedCluster({ dataDir: dataDir!, control: { method: "pg_ctl" }, logFile: path.join(path.dirname(dataDir!), "postgres.log") }).stop(
+        "immediate",
+      );
+    }
   });
 
   it("a recovery whose server cannot start fails within its deadline, quoting the server's log, and leaves nothing behind", async () => {

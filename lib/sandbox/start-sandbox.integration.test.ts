@@ -84,6 +84,25 @@ describe("quickstart sandbox", () => {
     expect(segments.length).toBeGreaterThan(0);
   });
 
+  it("lets the demo owner create databases (restore backup --into) and archives at least every 60 s", async () => {
+    const owner = { host: "127.0.0.1", port: env.DB_PORT, database: "postgres", user: "allertify", password: "demo-owner-pw" };
+    const settings = await withClient(owner, async (c) => {
+      const { rows } = await c.query<{ createdb: boolean; super: boolean; timeout: string; mode: string }>(
+        "select rolcreatedb as createdb, rolsuper as super, current_setting('archive_timeout') as timeout, current_setting('archive_mode') as mode from pg_roles where rolname = current_user",
+      );
+      // What --into does first: a database of its own, made (and dropped) by the demo owner.
+      await c.query("create database lifeboat_into_probe");
+      await c.query("drop database lifeboat_into_probe");
+      return rows[0];
+    });
+    expect(settings).toMatchObject({ createdb: true, super: false, mode: "on" });
+    // current_setting reports archive_timeout in its unit, "1min" or "60s" alike: compare in seconds.
+    const [, amount, unit] = /^(\d+)(s|min|h)?$/.exec(settings!.timeout) ?? [];
+    const seconds = Number(amount) * (unit === "min" ? 60 : unit === "h" ? 3600 : 1);
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual(60);
+  });
+
   it.runIf(isRoot())("leaves the cluster's OS user only the archive: it can neither delete nor forge backups (root)", async () => {
     const postgres = await clusterOsUser();
     for (const dir of [path.join(root, "backups"), path.join(root, "backups", "allertify")]) {

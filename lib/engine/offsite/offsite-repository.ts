@@ -4,7 +4,7 @@ import { RestoreRefusedError, UntrustedDataError } from "../errors";
 import { isArtifactName, kindOfFileName, KIND_LABELS, manifestFileName, type ArtifactKind } from "../repository/artifact-kinds";
 import type { Manifest, VerifyResult } from "../repository/manifest";
 import { isConfinedRelativeName } from "../repository/paths";
-import { LocalRepository, parseTargetManifest, type ListedArtifact, type RepositoryListing } from "../repository/repository";
+import { LocalRepository, parseTargetManifest, refuseBaseBackupByName, type ListedArtifact, type RepositoryListing } from "../repository/repository";
 import { localRetentionSide, type RetentionSide } from "../retention/plan-retention";
 import { ObjectStoreError, type ObjectStore } from "./object-store";
 
@@ -556,6 +556,7 @@ export class MirroredRepository extends LocalRepository {
       if (!newest) throw new RestoreRefusedError(`There is no ${KIND_LABELS[kind].replace(/^an? /, "")} of ${this.targetName} yet (npm run backup:list).`);
       name = newest.manifest.artifact;
     }
+    refuseBaseBackupByName(name, kind); // before fetching a whole base backup from the bucket
     // Only the bucket has it: fetch it (each file hashed against the manifest), then check it as any local artifact.
     if (isLifeboatArtifact(name) && !(await this.holdsLocally(name)) && (await this.offsite.has(name).catch(() => false))) await this.offsite.fetch(this, name);
     return super.checkForRestore(name, kind);

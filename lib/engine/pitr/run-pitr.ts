@@ -299,7 +299,9 @@ function describeFailure(what: string, log: string[]): { message: string; lastRe
   const relevant = log.filter((l) => /FATAL|PANIC|ERROR|WARNING|could not/.test(l));
   const quoted = (relevant.length ? relevant : log).slice(-4);
   const tail = quoted.length ? ` The server's log says: ${quoted.join(" | ")}` : "";
-  return { message: `${what}${fatal ? `: ${fatal}` : ""}.${reached ? ` Recovery got as far as ${reached.trim()}.` : ""}${tail}`, lastReached: reached?.trim() };
+  // The cause may already be in `what` (a refused login quotes the server's answer): say it once.
+  const cause = fatal && !what.includes(fatal) ? `: ${fatal}` : "";
+  return { message: `${what}${cause}.${reached ? ` Recovery got as far as ${reached.trim()}.` : ""}${tail}`, lastReached: reached?.trim() };
 }
 
 /** Errors that waiting will not cure: the credentials were refused. */
@@ -338,9 +340,12 @@ async function recoverAndPromote(
       await cluster.stop("immediate").catch(() => undefined);
       throwIfAborted(options.signal);
     }
+    // The log is read before the server is stopped: an immediate stop adds lines of its own
+    // (restore_command killed by SIGQUIT) that must not pass for the cause.
     if (Date.now() > deadline) {
+      const failure = await fail(`Recovery did not finish within ${Math.round((options.timeoutMs ?? 3_600_000) / 60_000)} minutes`);
       await cluster.stop("immediate").catch(() => undefined);
-      throw await fail(`Recovery did not finish within ${Math.round((options.timeoutMs ?? 3_600_000) / 60_000)} minutes`);
+      throw failure;
     }
     let state: { r: boolean; paused: string | null } | undefined;
     try {
@@ -357,8 +362,11 @@ async function recoverAndPromote(
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause ?? error;
       if (isAuthenticationFailure(cause)) {
+        const failure = await fail(
+          `The recovered server refused the target's credentials (${connectionErrorMessage(cause, connection)}; it has the roles, passwords and pg_hba.conf of the recovered moment)`,
+        );
         await cluster.stop("immediate").catch(() => undefined);
-        throw await fail(`The recovered server refused the target's credentials (${connectionErrorMessage(cause, connection)})`);
+        throw failure;
       }
       // Not accepting connections yet (still replaying to a consistent state): ask again shortly.
     }

@@ -2,7 +2,16 @@ import { chmod, chown, readdir, readFile, rm, writeFile } from "node:fs/promises
 import path from "node:path";
 import { RestoreRefusedError, UntrustedDataError } from "../errors";
 import { handToClusterUser, isRoot } from "../cluster/os-user";
-import { backupTimestamp, isTargetName, KIND_LABELS, TARGET_NAME_RULE, kindOfFileName, manifestFileName, type ArtifactKind } from "./artifact-kinds";
+import {
+  backupTimestamp,
+  isArtifactName,
+  isTargetName,
+  KIND_LABELS,
+  TARGET_NAME_RULE,
+  kindOfFileName,
+  manifestFileName,
+  type ArtifactKind,
+} from "./artifact-kinds";
 import { commitDirectory, commitFile, ensureDir, FILE_MODE, removeStaleTemps, replaceFile, tempPath } from "./files";
 import { describeFile, describeFolder, parseManifest, verifyAgainstManifest, type Manifest, type ManifestFileEntry, type VerifyResult } from "./manifest";
 import { resolveArtifactPath, UnsafePathError } from "./paths";
@@ -163,6 +172,7 @@ export class LocalRepository implements Repository {
       if (!newest) throw new RestoreRefusedError(`There is no ${KIND_LABELS[kind].replace(/^an? /, "")} of ${this.targetName} yet (npm run backup:list).`);
       name = newest.manifest.artifact;
     }
+    refuseBaseBackupByName(name, kind);
     let file: string;
     try {
       file = await resolveArtifactPath(this.dir, name);
@@ -310,4 +320,19 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/**
+ * Base backups are never restored by file name: a PITR (npm run restore pitr) lays down the one its
+ * recovery target needs. Say so, rather than refusing base/<time> as a path outside the folder.
+ */
+export function refuseBaseBackupByName(name: string, kind: ArtifactKind): void {
+  if (kind === "base")
+    throw new RestoreRefusedError(
+      "Base backups are not restored by file name: npm run restore pitr <when|latest> chooses the base backup for that moment (npm run restore pitr -- --window shows what can be recovered).",
+    );
+  if (isArtifactName("base", name))
+    throw new RestoreRefusedError(
+      `${name} is ${KIND_LABELS.base}, not ${KIND_LABELS[kind]}: base backups are restored with npm run restore pitr <when|latest>, which chooses the one for that moment.`,
+    );
 }

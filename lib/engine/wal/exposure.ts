@@ -22,6 +22,9 @@ export type WalExposure = {
   exposureSeconds: number | null;
 };
 
+/** How many of the newest segments are read looking for the last archived commit. */
+const EXPOSURE_SCAN_SEGMENTS = 32;
+
 export async function measureExposure(options: {
   connection: PgConnection;
   archiveDir: string;
@@ -59,18 +62,17 @@ export async function measureExposure(options: {
   // elsewhere, or the timeline just began) — never "0 s".
   if (!newest) return { lastArchivedSegment: null, lastArchivedCommitAt: null, unarchivedBytes: Number(current), exposureSeconds: null };
 
-  // The last commit, the highest transaction id and the end of the last record in the newest few segments.
+  // The last commit, the highest transaction id and the end of the last record, newest segment
+  // first. An idle server closes segments holding no transaction (a checkpoint, a WAL switch), so
+  // the search goes back past them (bounded) to the last commit.
   let lastCommit: Date | null = null;
   let maxXid: number | undefined;
   let safeEnd = (newest.parsed!.segno + 1n) * BigInt(segmentSize);
   const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-exposure-"));
   try {
-    const recent = segments.slice(0, 3);
-    for (const segment of recent) {
+    for (const segment of segments.slice(0, EXPOSURE_SCAN_SEGMENTS)) {
       if (segment.dir === options.archiveDir) await materializeArchive(options.archiveDir, scratch, [segment.name], options.identities);
       else await symlink(path.join(segment.dir, segment.name), path.join(scratch, segment.plain));
-    }
-    for (const segment of recent) {
       const name = segmentFileName(timeline, segment.parsed!.segno, segmentSize);
       const scan = await scanSegments(scratch, timeline, name, name, options.pgBinDir).catch(() => undefined);
       // A streamed segment is safe up to its last complete record, not to its (preallocated) end.
