@@ -34,7 +34,7 @@ export const ZManifest = z
     /** Exact row counts per table, taken in the same snapshot as the dump. */
     tableRowCounts: z.record(z.string(), z.number().int().nonnegative()).optional(),
     /** Content checksum per table in the same snapshot (full dumps): what a restore drill compares. */
-    tableChecksums: z.record(z.string(), z.string().regex(/^\d+$/)).optional(),
+    tableChecksums: z.record(z.string(), z.string().regex(/^(?:\d+|h:-?\d+)$/)).optional(),
     restorePoint: z.string().nullable().optional(),
     walStartLsn: z.string().optional(),
     walStopLsn: z.string().optional(),

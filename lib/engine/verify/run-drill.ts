@@ -6,7 +6,7 @@ import { LocalCluster } from "../cluster/local-cluster";
 import { handToOsUser } from "../cluster/os-user";
 import { openDumpStream } from "../logical/zstd-stream";
 import { LifeboatError, throwIfAborted } from "../errors";
-import { listTables, summarizeTables } from "../logical/catalog-queries";
+import { checksumMethodOf, listTables, summarizeTables } from "../logical/catalog-queries";
 import { restoreJsonExport } from "../logical/restore-json";
 import type { PgConnection } from "../pg/connection";
 import { runPgTool } from "../pg/run-pg-tool";
@@ -84,7 +84,8 @@ export async function drillLogical(options: {
     }
     throwIfAborted(options.signal);
     options.onPhase?.("comparing every table with the manifest");
-    const restored = await withClient(connection, async (c) => summarizeTables(c, await listTables(c)), 30_000);
+    // Computed as the backup computed them (older manifests hold md5 sums).
+    const restored = await withClient(connection, async (c) => summarizeTables(c, await listTables(c), checksumMethodOf(manifest.tableChecksums)), 30_000);
     const expectedRows = manifest.tableRowCounts;
     const expectedSums = manifest.tableChecksums ?? {};
     const names = [...new Set([...Object.keys(expectedRows), ...Object.keys(restored.rows)])].sort();
