@@ -129,12 +129,10 @@ export async function gatherHealthInputs(options: { db: Db; env: TEnv; target: R
   // …and which local backups it does not hold yet (one listing of the bucket's manifests).
   const offsiteBackups =
     repository instanceof MirroredRepository
-      ? await Promise.all([repository.offsite.artifactNames(), repository.offsite.retired()]).then(
-          async ([inBucket, retired]) => ({
+      ? await repository.notOffsiteYet().then(
+          (pending) => ({
             description: repository.offsite.description,
-            missing: (await repository.listLocal()).artifacts
-              .filter((a) => !inBucket.has(a.manifest.artifact) && !retired.artifacts.has(a.manifest.artifact))
-              .map((a) => ({ artifact: a.manifest.artifact, finishedAt: a.manifest.finishedAt })),
+            missing: pending.artifacts.map((m) => ({ artifact: m.artifact, finishedAt: m.finishedAt })),
           }),
           () => null, // an unreadable bucket is already critical in the "offsite" check
         )

@@ -80,16 +80,16 @@ export const cleanupOperation: OperationDefinition<TCleanupRequest, CleanupResul
     let local: RetentionSide = localRetentionSide(repository);
     if (repository instanceof MirroredRepository) {
       const sides = await repository.retentionSides();
+      // The bucket's listing (every manifest read back) is read once: the plan and the anchor below share it.
+      const listing = await sides.offsite.list();
+      const side: RetentionSide = { ...sides.offsite, list: async () => listing };
       const days = offsiteDaysOf(input, context);
-      const plan = await planRetention({ repository: sides.offsite, now, days: everyKind(days), keepNewest: input.keepNewest });
-      offsite = { side: sides.offsite, plan, days };
+      const plan = await planRetention({ repository: side, now, days: everyKind(days), keepNewest: input.keepNewest });
+      offsite = { side, plan, days };
       local = sides.local;
       if (!repository.keepLocal) {
         const kept = new Set(plan.keeps.map((k) => k.artifact));
-        local = {
-          ...local,
-          anchorBases: (await sides.offsite.list()).artifacts.map((a) => a.manifest).filter((m) => m.kind === "base" && kept.has(m.artifact)),
-        };
+        local = { ...local, anchorBases: listing.artifacts.map((a) => a.manifest).filter((m) => m.kind === "base" && kept.has(m.artifact)) };
       }
     }
     const plan = await planRetention({ repository: local, now, days: everyKind(input.days), keepNewest: input.keepNewest });

@@ -28,12 +28,11 @@ export async function copyOffsite(context: OperationContext, manifests: Manifest
   try {
     // This run's artifacts, and any earlier one whose copy failed (it stayed local): a failed
     // upload is retried by the next backup, not forgotten.
-    // (Not those the bucket's own retention removed: they are not sent again.)
-    const { artifacts: retired } = await repository.offsite.retired();
-    const earlier = (await repository.listLocal()).artifacts
-      .map((a) => a.manifest)
-      .filter((m) => !manifests.some((n) => n.artifact === m.artifact) && !retired.has(m.artifact));
-    for (const manifest of [...manifests, ...earlier.reverse()]) {
+    // With object storage only, a local copy left behind (its bucket copy was not checked
+    // complete) is checked again and removed: every local backup goes through push.
+    const pending = await repository.notOffsiteYet();
+    const earlier = (repository.keepLocal ? pending.artifacts : pending.sendable).filter((m) => !manifests.some((n) => n.artifact === m.artifact));
+    for (const manifest of [...manifests, ...earlier]) {
       context.progress(`offsite: uploading ${manifest.artifact}`, manifest.sizeBytes);
       await repository.offsite.push(repository, manifest, { signal: context.signal });
       if (manifests.includes(manifest)) outcome.pushed.push(manifest.artifact);

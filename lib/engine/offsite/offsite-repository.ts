@@ -33,7 +33,7 @@ const RETIRED_KEEP = 20_000;
 const SEGMENT_NAME = /^[0-9A-F]{24}$/;
 
 /** Whether an archive file lies before `walKeptFrom` (by position, on any timeline; history files never do). */
-export function retiredWal(name: string, walKeptFrom: string | null): boolean {
+function retiredWal(name: string, walKeptFrom: string | null): boolean {
   if (!walKeptFrom || name.endsWith(".history")) return false;
   return name.slice(8, 24) < walKeptFrom.slice(8, 24);
 }
@@ -326,9 +326,7 @@ export class OffsiteRepository {
    * fast, and a worker ships behind it (as pgBackRest's asynchronous archive-push does).
    */
   async shipWal(archiveDir: string, options: { signal?: AbortSignal | undefined; limit?: number | undefined } = {}): Promise<WalShipResult> {
-    const present = await this.archivedNames();
-    const { walKeptFrom } = await this.retired();
-    const waiting = (await localArchiveFiles(archiveDir)).filter((n) => !present.has(n) && !retiredWal(n, walKeptFrom));
+    const { waiting } = await this.unshippedWal(archiveDir);
     const shipped: string[] = [];
     for (const name of waiting.slice(0, options.limit ?? waiting.length)) {
       options.signal?.throwIfAborted();
@@ -338,12 +336,19 @@ export class OffsiteRepository {
     return { shipped, pending: waiting.length - shipped.length };
   }
 
-  /** How far the bucket's WAL is behind the local archive. */
-  async walLag(archiveDir: string, now = new Date()): Promise<OffsiteLag> {
+  /**
+   * The local archive's files the bucket still lacks, oldest first (not those before what the
+   * bucket's own retention removed: they are never sent again), and what the bucket holds.
+   */
+  async unshippedWal(archiveDir: string): Promise<{ waiting: string[]; present: Set<string> }> {
     const present = await this.archivedNames();
     const { walKeptFrom } = await this.retired();
-    const local = await localArchiveFiles(archiveDir);
-    const waiting = local.filter((n) => !present.has(n) && !retiredWal(n, walKeptFrom));
+    return { waiting: (await localArchiveFiles(archiveDir)).filter((n) => !present.has(n) && !retiredWal(n, walKeptFrom)), present };
+  }
+
+  /** How far the bucket's WAL is behind the local archive. */
+  async walLag(archiveDir: string, now = new Date()): Promise<OffsiteLag> {
+    const { waiting, present } = await this.unshippedWal(archiveDir);
     let oldest = now.getTime();
     for (const name of waiting) {
       const stats = await lstat(path.join(archiveDir, name)).catch(() => undefined);
@@ -515,23 +520,37 @@ export class MirroredRepository extends LocalRepository {
    * a copy that keeps failing never costs the only one.
    */
   async retentionSides(): Promise<{ local: RetentionSide; offsite: RetentionSide }> {
-    const inBucket = await this.offsite.artifactNames();
-    const shipped = await this.offsite.archivedNames();
-    const retired = await this.offsite.retired();
     const local = await this.listLocal();
+    const pending = await this.notOffsiteYet(local);
     return {
       local: localRetentionSide(this, {
         list: async () => local,
         discard: (artifact) => LocalRepository.prototype.discard.call(this, artifact),
-        // What the bucket's own retention already removed is not waiting for it.
         protect: {
-          artifacts: new Set(local.artifacts.map((a) => a.manifest.artifact).filter((a) => !inBucket.has(a) && !retired.artifacts.has(a))),
-          wal: new Set((await localArchiveFiles(this.archiveDir)).filter((n) => !shipped.has(n) && !retiredWal(n, retired.walKeptFrom))),
+          artifacts: new Set(pending.artifacts.map((m) => m.artifact)),
+          wal: new Set(pending.wal),
           why: `it is not in ${this.offsite.description} yet`,
         },
       }),
       offsite: this.offsite.retentionSide(this),
     };
+  }
+
+  /**
+   * What the local folder holds and the bucket does not yet: backups (oldest first) and WAL files.
+   * One listing of the bucket's manifests and one of its archive. What the bucket's own retention
+   * removed is not waiting for it. Retention protects these, the health check names them, and the
+   * next backup sends them.
+   */
+  async notOffsiteYet(local?: RepositoryListing): Promise<{ artifacts: Manifest[]; sendable: Manifest[]; wal: string[] }> {
+    const inBucket = await this.offsite.artifactNames();
+    const { artifacts: retired } = await this.offsite.retired();
+    /** Every local backup but those the bucket's retention removed, oldest first. */
+    const sendable = (local ?? (await this.listLocal())).artifacts
+      .map((a) => a.manifest)
+      .filter((m) => !retired.has(m.artifact))
+      .reverse();
+    return { artifacts: sendable.filter((m) => !inBucket.has(m.artifact)), sendable, wal: (await this.offsite.unshippedWal(this.archiveDir)).waiting };
   }
 
   /** Make an artifact local (fetching and verifying it from the bucket when only the bucket has it). */

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PgConnection } from "../pg/connection";
 import { WAL_SEGMENT_SIZE_SQL, withClient } from "../pg/server-info";
-import { materializeArchive, scanSegments, xidAfter } from "./recoverable-window";
+import { materializeArchive, scanSegments, SegmentSummaryCache, xidAfter, type SegmentSummary } from "./recoverable-window";
 import { parseLsn, parseSegmentFileName, segmentFileName } from "./wal-names";
 
 /**
@@ -24,6 +24,12 @@ export type WalExposure = {
 
 /** How many of the newest segments are read looking for the last archived commit. */
 const EXPOSURE_SCAN_SEGMENTS = 32;
+
+/**
+ * Each segment read alone (records that continue into the next one end its scan): the worker
+ * samples every minute, and an idle server's housekeeping segments are read once, not each time.
+ */
+const exposureSummaries = new SegmentSummaryCache();
 
 export async function measureExposure(options: {
   connection: PgConnection;
@@ -71,10 +77,16 @@ export async function measureExposure(options: {
   const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeboat-exposure-"));
   try {
     for (const segment of segments.slice(0, EXPOSURE_SCAN_SEGMENTS)) {
-      if (segment.dir === options.archiveDir) await materializeArchive(options.archiveDir, scratch, [segment.name], options.identities);
-      else await symlink(path.join(segment.dir, segment.name), path.join(scratch, segment.plain));
-      const name = segmentFileName(timeline, segment.parsed!.segno, segmentSize);
-      const scan = await scanSegments(scratch, timeline, name, name, options.pgBinDir).catch(() => undefined);
+      const source = await stat(path.join(segment.dir, segment.name)).catch(() => undefined);
+      const key = source && SegmentSummaryCache.key(segment.dir, timeline, { name: segment.name, size: source.size, mtimeMs: source.mtimeMs });
+      let scan: SegmentSummary | undefined = key ? exposureSummaries.get(key) : undefined;
+      if (!scan) {
+        if (segment.dir === options.archiveDir) await materializeArchive(options.archiveDir, scratch, [segment.name], options.identities);
+        else await symlink(path.join(segment.dir, segment.name), path.join(scratch, segment.plain));
+        const name = segmentFileName(timeline, segment.parsed!.segno, segmentSize);
+        scan = await scanSegments(scratch, timeline, name, name, options.pgBinDir).catch(() => undefined);
+        if (scan && key) exposureSummaries.set(key, scan);
+      }
       // A streamed segment is safe up to its last complete record, not to its (preallocated) end.
       if (segment === newest && segment.dir !== options.archiveDir && scan?.lastRecordLsn !== undefined) safeEnd = scan.lastRecordLsn + 1n;
       if (maxXid === undefined && scan?.maxXid !== undefined) maxXid = scan.maxXid;

@@ -108,7 +108,7 @@ const COMMIT_TIME = /^COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC
 const RESTORE_POINT = /^RESTORE_POINT (.*)$/;
 
 /** What the records that start in one segment add to a scan. */
-type SegmentSummary = Pick<ScanResult, "lastRecordLsn" | "lastCommit" | "restorePoints" | "maxXid">;
+export type SegmentSummary = Pick<ScanResult, "lastRecordLsn" | "lastCommit" | "restorePoints" | "maxXid">;
 
 function emptyScan(): ScanResult {
   return { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], maxXid: undefined, errorAt: undefined, errorMessage: undefined };
@@ -123,30 +123,38 @@ function fold(into: SegmentSummary, later: SegmentSummary): void {
 }
 
 /**
- * Summaries of segments already read by pg_waldump in this process, by archive, timeline, name,
- * size and modification time (an archived segment never changes; one that did gets another key).
- * A PITR plans twice (the preview, then again under the lock) and the dashboard asks for the
- * window again and again: only new segments are read each time. Entries last 10 minutes, so a
- * segment damaged in place is read again soon.
+ * Summaries of segments already read by pg_waldump in this process, keyed by archive, timeline,
+ * name, size and modification time (`key`): an archived segment never changes, and one that did
+ * gets another key. Entries last 10 minutes, so a segment damaged in place is read again soon.
  */
-const summaryCache = new Map<string, { at: number; summary: SegmentSummary }>();
-const SUMMARY_TTL_MS = 10 * 60_000;
-const SUMMARY_MAX = 100_000;
+export class SegmentSummaryCache {
+  private readonly entries = new Map<string, { at: number; summary: SegmentSummary }>();
+  private static readonly TTL_MS = 10 * 60_000;
+  private static readonly MAX = 100_000;
 
-function cachedSummary(key: string, now: number): SegmentSummary | undefined {
-  const hit = summaryCache.get(key);
-  if (!hit) return undefined;
-  if (now - hit.at > SUMMARY_TTL_MS) {
-    summaryCache.delete(key);
+  static key(scope: string, timeline: number, file: { name: string; size: number; mtimeMs: number }): string {
+    return `${scope}\0${timeline}\0${file.name}\0${file.size}\0${file.mtimeMs}`;
+  }
+
+  get(key: string, now = Date.now()): SegmentSummary | undefined {
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at <= SegmentSummaryCache.TTL_MS) return { ...hit.summary, restorePoints: [...hit.summary.restorePoints] };
+    this.entries.delete(key);
     return undefined;
   }
-  return hit.summary;
+
+  set(key: string, summary: SegmentSummary, now = Date.now()): void {
+    if (this.entries.size >= SegmentSummaryCache.MAX) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { at: now, summary });
+  }
 }
 
-function rememberSummary(key: string, summary: SegmentSummary, now: number): void {
-  if (summaryCache.size >= SUMMARY_MAX) summaryCache.delete(summaryCache.keys().next().value!);
-  summaryCache.set(key, { at: now, summary });
-}
+/**
+ * The window's: a PITR plans twice (the preview, then again under the lock) and the dashboard asks
+ * for the window again and again: only new segments are read each time. A segment is remembered
+ * only once the scan also read the one after it (its last record may continue there).
+ */
+const windowSummaries = new SegmentSummaryCache();
 
 /**
  * Read every record of a run of segments on one timeline with pg_waldump, line by line (memory
@@ -338,17 +346,14 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
   /** One run of contiguous segments: the summaries remembered for its first ones, pg_waldump for the rest. */
   async function scanRun(run: { timeline: number; first: bigint; last: bigint }): Promise<ScanResult> {
     const scope = options.cacheScope ?? options.archiveDir;
-    const keyOf = (segno: bigint) => {
-      const file = archive.segments.get(`${run.timeline}:${segno}`)!;
-      return `${scope}\0${run.timeline}\0${file.name}\0${file.size}\0${file.mtimeMs}`;
-    };
+    const keyOf = (segno: bigint) => SegmentSummaryCache.key(scope, run.timeline, archive.segments.get(`${run.timeline}:${segno}`)!);
     const now = Date.now();
     const result = emptyScan();
     let segno = run.first;
     for (; segno < run.last; segno++) {
-      const summary = cachedSummary(keyOf(segno), now);
+      const summary = windowSummaries.get(keyOf(segno), now);
       if (!summary) break;
-      fold(result, { ...summary, restorePoints: [...summary.restorePoints] });
+      fold(result, summary);
     }
     const summaries = new Map<bigint, SegmentSummary>();
     const scan = await scanSegments(
@@ -367,7 +372,7 @@ export async function computeRecoverableWindow(options: ComputeWindowOptions): P
     // segment not archived yet) and before any damage.
     const damaged = scan.errorAt === undefined ? undefined : segmentOf(scan.errorAt, segmentSize);
     for (let s = segno; s < run.last && (damaged === undefined || s < damaged); s++)
-      rememberSummary(keyOf(s), summaries.get(s) ?? { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], maxXid: undefined }, now);
+      windowSummaries.set(keyOf(s), summaries.get(s) ?? { lastRecordLsn: undefined, lastCommit: undefined, restorePoints: [], maxXid: undefined }, now);
     return result;
   }
 
