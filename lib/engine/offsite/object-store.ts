@@ -168,12 +168,12 @@ export class ObjectStore {
    * Size and recorded sha256 of the file an object holds (of the plain file when it was encrypted
    * on upload); undefined when there is none.
    */
-  async head(name: string): Promise<{ size: number; sha256: string | undefined; encrypted: boolean } | undefined> {
+  async head(name: string): Promise<{ size: number; sha256: string | undefined } | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(name) }));
       const encrypted = head.Metadata?.encryption === "age";
       const plainSize = Number(head.Metadata?.["plain-size"]);
-      return { size: encrypted && Number.isSafeInteger(plainSize) ? plainSize : (head.ContentLength ?? 0), sha256: head.Metadata?.sha256, encrypted };
+      return { size: encrypted && Number.isSafeInteger(plainSize) ? plainSize : (head.ContentLength ?? 0), sha256: head.Metadata?.sha256 };
     } catch (error) {
       if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404 && error.name !== "NoSuchBucket") return undefined;
       throw this.explain(`read ${name}`, error);
